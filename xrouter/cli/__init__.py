@@ -1,0 +1,1 @@
+"""The `xrouter` command line: `main(argv) -> int` and one module per subcommand."""

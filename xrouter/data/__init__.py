@@ -1,0 +1,1 @@
+"""Datasets: recorded routing outcomes, source adapters and router training rows."""
