@@ -10,9 +10,24 @@ from xrouter.catalog import TIERS, load_catalog
 from xrouter.errors import CatalogError
 
 UPSTREAM_ACTIVE = [
-    "gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano",
-    "o3", "o4-mini", "gpt-oss-120b", "gpt-oss-20b", "qwen3-235b-instruct", "qwen3-235b-thinking",
-    "qwen3-coder-480b", "kimi-k2", "deepseek-r1", "deepseek-r1-tput",
+    "gpt-5",
+    "gpt-5-mini",
+    "gpt-5-nano",
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4.1-nano",
+    "o3",
+    "o4-mini",
+    "gpt-oss-120b",
+    "gpt-oss-20b",
+    "qwen3-235b-instruct",
+    "qwen3-235b-thinking",
+    "qwen3-coder-480b",
+    "kimi-k2",
+    "deepseek-r1",
+    "deepseek-r1-tput",
 ]
 EXTRA = ["o3-pro", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"]
 

@@ -40,8 +40,14 @@ def test_reasoning_tokens_are_part_of_output_not_extra(catalog):
 def test_unknown_price_gives_none_not_zero():
     """A model with an unknown price has cost None."""
     spec = ModelSpec(
-        id="local", litellm_model="hosted_vllm/x", provider="local", tier="budget",
-        input_usd_per_mtok=None, output_usd_per_mtok=0.1, context_window=100, max_output_tokens=10,
+        id="local",
+        litellm_model="hosted_vllm/x",
+        provider="local",
+        tier="budget",
+        input_usd_per_mtok=None,
+        output_usd_per_mtok=0.1,
+        context_window=100,
+        max_output_tokens=10,
     )
     assert cost_usd(spec, Usage(10, 10)) is None
     assert worst_case_cost_usd(spec, 10, 10) is None
@@ -50,8 +56,14 @@ def test_unknown_price_gives_none_not_zero():
 def test_free_model_costs_zero():
     """An explicit zero price is a genuine zero cost."""
     spec = ModelSpec(
-        id="free", litellm_model="x", provider="local", tier="budget",
-        input_usd_per_mtok=0.0, output_usd_per_mtok=0.0, context_window=100, max_output_tokens=10,
+        id="free",
+        litellm_model="x",
+        provider="local",
+        tier="budget",
+        input_usd_per_mtok=0.0,
+        output_usd_per_mtok=0.0,
+        context_window=100,
+        max_output_tokens=10,
     )
     assert cost_usd(spec, Usage(10, 10)) == 0.0
 

@@ -39,8 +39,15 @@ def test_complete_drops_rows_with_missing_outcomes(shared_data):
 def test_outcome_table_parquet_roundtrip(tmp_path):
     """An xrouter outcome parquet loads; missing required columns are named."""
     frame = pd.DataFrame(
-        {"query_id": ["q1", "q1"], "query_text": ["hi", "hi"], "model": ["a", "b"], "response": ["x", "y"],
-         "cost_usd": [0.1, 0.2], "score": [1.0, 0.0], "input_tokens": [10, 10]}
+        {
+            "query_id": ["q1", "q1"],
+            "query_text": ["hi", "hi"],
+            "model": ["a", "b"],
+            "response": ["x", "y"],
+            "cost_usd": [0.1, 0.2],
+            "score": [1.0, 0.0],
+            "input_tokens": [10, 10],
+        }
     )
     frame.to_parquet(tmp_path / "o.parquet")
     table = load_outcomes(tmp_path / "o.parquet")

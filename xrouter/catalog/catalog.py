@@ -167,7 +167,12 @@ def _merge_sources(sources: Sequence[tuple[str, str]]) -> Catalog:
         unknown = [m for m in members if m not in models]
         if unknown:
             raise CatalogError(f"fixed set {name!r} names unknown model(s): {', '.join(unknown)}")
-    return Catalog(models=models, fixed_sets=fixed, version="+".join(versions) or "unversioned", sources=tuple(s for s, _ in sources))
+    return Catalog(
+        models=models,
+        fixed_sets=fixed,
+        version="+".join(versions) or "unversioned",
+        sources=tuple(s for s, _ in sources),
+    )
 
 
 def _read_file(path: str | Path) -> tuple[str, str]:

@@ -126,7 +126,9 @@ def verl_tool_config(catalog: Catalog, model_ids: Sequence[str], *, simple: bool
             }
         )
     if not simple:
-        entries.append({"class_name": SELECT_TOOL_CLASS, "config": {"type": "native"}, "tool_schema": select_tool_schema()})
+        entries.append(
+            {"class_name": SELECT_TOOL_CLASS, "config": {"type": "native"}, "tool_schema": select_tool_schema()}
+        )
     return {"tools": entries}
 
 

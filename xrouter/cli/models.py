@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
 
     table = Table(title=f"xrouter catalog {catalog.version} ({len(specs)} models, USD per 1M tokens)")
     for column in ("id", "tier", "provider", "in", "cached in", "out", "context", "max out", "tool"):
-        table.add_column(column, justify="right" if column in ("in", "cached in", "out", "context", "max out") else "left")
+        table.add_column(
+            column, justify="right" if column in ("in", "cached in", "out", "context", "max out") else "left"
+        )
     for s in specs:
         table.add_row(
             s.id,

@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pool = parser.add_mutually_exclusive_group()
     pool.add_argument("--models", help="comma-separated model ids (or call_<slug> names) to expose as tools")
     pool.add_argument("--fixed-set", metavar="NAME", help="use a named fixed set from the catalog (e.g. 1)")
-    parser.add_argument("--format", choices=["openai", "verl"], default="openai", help="output format (default: openai)")
+    parser.add_argument(
+        "--format", choices=["openai", "verl"], default="openai", help="output format (default: openai)"
+    )
     parser.add_argument("--simple", action="store_true", help="simple mode: no select_response tool")
     parser.add_argument("--out", type=Path, help="write to this file (atomically) instead of stdout")
     add_catalog_argument(parser)

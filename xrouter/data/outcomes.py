@@ -27,8 +27,16 @@ import pandas as pd
 from xrouter.errors import DataError
 
 COLUMNS = [
-    "dataset", "query_id", "query_text", "model", "response", "cost_usd", "score",
-    "input_tokens", "output_tokens", "cached_input_tokens",
+    "dataset",
+    "query_id",
+    "query_text",
+    "model",
+    "response",
+    "cost_usd",
+    "score",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
 ]
 REQUIRED_OUTCOME_COLUMNS = ("query_id", "query_text", "model", "response", "cost_usd", "score")
 _RB_META = {"sample_id", "prompt", "eval_name", "oracle_model_to_route_to"}

@@ -12,7 +12,15 @@ from typing import Any, Literal, Protocol
 from xrouter.catalog.pricing import Usage
 
 ErrorKind = Literal[
-    "rate_limit", "server", "timeout", "connection", "bad_request", "auth", "not_found", "budget", "bad_response",
+    "rate_limit",
+    "server",
+    "timeout",
+    "connection",
+    "bad_request",
+    "auth",
+    "not_found",
+    "budget",
+    "bad_response",
     "unknown",
 ]
 RETRYABLE_KINDS: frozenset[str] = frozenset({"rate_limit", "server", "timeout", "connection"})

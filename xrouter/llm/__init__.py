@@ -1,0 +1,1 @@
+"""Calling target models: async LiteLLM client, retries, ledger, response cache and replay."""

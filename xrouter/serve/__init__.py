@@ -1,0 +1,1 @@
+"""HTTP serving: the OpenAI-compatible router API and helpers to run ASGI apps."""
