@@ -16,6 +16,7 @@ gives Outcome(valid=True, answer="42", finish="select_response").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -75,3 +76,41 @@ def final_outcome(turns: Sequence[TurnView], mode: Mode) -> Outcome:
     if any(c.name == SELECT_TOOL for c in last.calls):
         return Outcome(False, NO_ANSWER_TEXT, "no_answer", "select_response was mixed with other calls")
     return Outcome(False, NO_ANSWER_TEXT, "no_answer", "the episode ended on model calls without an answer")
+
+
+# ---------------------------------------------------------------------------------------------
+# Turn-level rules, shared by the serving engine and the verl agent loop.
+
+_THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
+
+
+def visible_text(text: str | None) -> str:
+    """Router text the user may see: `<think>...</think>` blocks (and an unclosed one) removed."""
+    if not text:
+        return ""
+    return _THINK_BLOCK.sub("", text).strip()
+
+
+def executes_calls(mode: Mode, turn_number: int, max_turns: int) -> bool:
+    """Whether `call_<model>` tools emitted on 1-based `turn_number` are run.
+
+    Agent mode never runs model calls on the last allowed turn: nobody could read their answers,
+    so they would cost money for nothing and the trajectory is invalid anyway. Simple mode runs
+    them, because the delegated answer goes straight to the user.
+    """
+    return mode == "simple" or turn_number < max_turns
+
+
+def ends_episode(mode: Mode, calls: Sequence[ToolCallView]) -> bool:
+    """Whether a turn of tool calls finishes the episode (a successful select or simple delegation)."""
+    if mode == "simple":
+        return any(c.ok and c.name != SELECT_TOOL for c in calls)
+    return len(calls) == 1 and calls[0].name == SELECT_TOOL and calls[0].ok
+
+
+def select_target(model_call_name: str, history: Sequence[ToolCallView]) -> ToolCallView | None:
+    """The newest successful earlier call of tool `model_call_name`, or None (the select then fails)."""
+    for call in reversed(history):
+        if call.name == model_call_name and call.ok and call.name != SELECT_TOOL:
+            return call
+    return None

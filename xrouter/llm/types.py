@@ -106,6 +106,11 @@ class ModelCaller(Protocol):
         max_tokens: int | None = None,
         timeout_s: float | None = None,
         request_id: str | None = None,
+        query_id: str | None = None,
     ) -> CallResult:
-        """Call `model_id` with chat `messages`; never raises for provider failures."""
+        """Call `model_id` with chat `messages`; never raises for provider failures.
+
+        `query_id` names the recorded query a replay provider should answer from (sent to the replay
+        server as header `x-xrouter-query-id` and in `metadata`); live providers ignore it.
+        """
         ...

@@ -1,0 +1,42 @@
+"""Fixtures for the reward tests: real eval-set items from ../shared/data/evalsets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def evalsets(shared_data: Path) -> Path:
+    """The evalsets folder (skips when the shared data is missing)."""
+    return shared_data / "evalsets"
+
+
+@pytest.fixture(scope="session")
+def humaneval(evalsets: Path) -> list[dict]:
+    """All 164 HumanEval problems."""
+    return _jsonl(evalsets / "humaneval" / "HumanEval.jsonl")
+
+
+@pytest.fixture(scope="session")
+def math500(evalsets: Path) -> list[dict]:
+    """The 500 MATH-500 problems."""
+    return _jsonl(evalsets / "math500" / "test.jsonl")
+
+
+@pytest.fixture(scope="session")
+def gsm8k_solutions(evalsets: Path) -> list[dict]:
+    """GSM8K test questions with GPT-3 solutions marked correct or not."""
+    return _jsonl(evalsets / "gsm8k" / "example_model_solutions.jsonl")
+
+
+@pytest.fixture(scope="session")
+def mmlu_stem(evalsets: Path) -> list[dict]:
+    """MMLU-STEM items (question, choices, 0-based answer index)."""
+    return _jsonl(evalsets / "mmlu_stem" / "test.jsonl")

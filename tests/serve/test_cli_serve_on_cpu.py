@@ -1,0 +1,150 @@
+"""`xrouter serve`: flag errors exit 2, and the real command serves replayed targets in simple mode."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.serve.conftest import TOOL
+from xrouter.cli.main import main
+from xrouter.serve.scripted_router import call_then_select
+
+
+def test_help_lists_every_flag(capsys):
+    """`xrouter serve --help` exits 0 and documents the main flags."""
+    assert main(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in (
+        "--router-model",
+        "--router-api-base",
+        "--models",
+        "--mode",
+        "--max-turns",
+        "--replay-data",
+        "--policy",
+    ):
+        assert flag in out
+
+
+def test_unknown_model_exits_2_naming_it(capsys, shared_data, router_url):
+    """A --models entry missing from the replay data fails before serving, with exit code 2."""
+    code = main(
+        [
+            "serve",
+            "--router-api-base",
+            router_url,
+            "--no-ledger",
+            "--replay-data",
+            str(shared_data / "routerbench_slices" / "arc_challenge_train.csv"),
+            "--models",
+            "gpt-9",
+        ]
+    )
+    assert code == 2 and "gpt-9" in capsys.readouterr().err
+
+
+def test_bad_limits_exit_2(capsys):
+    """--max-turns 0 is a usage error."""
+    assert main(["serve", "--models", "gpt-5-mini", "--max-turns", "0", "--no-ledger"]) == 2
+    assert "max_turns" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_command_with_in_process_replay_in_simple_mode(
+    shared_data, scripts, router_url, queries, recorded, tmp_path
+):
+    """The real `xrouter serve` process: simple mode delegates to one replayed model and returns its answer."""
+    query = queries[7]
+    scripts.by_query[query] = call_then_select(TOOL["gpt-3.5-turbo-1106"])
+    port = _free_port()
+    env = {**os.environ, "XROUTER_API_KEY": "from-env"}
+    command = [
+        sys.executable,
+        "-m",
+        "xrouter.cli.main",
+        "serve",
+        "--router-api-base",
+        router_url,
+        "--router-model",
+        "r",
+        "--replay-data",
+        str(shared_data / "routerbench_slices" / "arc_challenge_train.csv"),
+        "--mode",
+        "simple",
+        "--models",
+        "gpt-3.5-turbo-1106,mistralai/mistral-7b-chat",
+        "--port",
+        str(port),
+        "--ledger",
+        str(tmp_path / "ledger.jsonl"),
+    ]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, cwd=Path(__file__).parent)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"xrouter serve did not start: {process.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+        body = {"model": "router", "messages": [{"role": "user", "content": query}]}
+        response = httpx.post(f"{url}/v1/chat/completions", json=body, headers={"Authorization": "Bearer from-env"})
+        assert response.status_code == 200, response.text
+        meta = response.json()["router_metadata"]
+        assert meta["routing_strategy"] == "delegate_to_model" and meta["turns_used"] == 1
+        assert response.json()["choices"][0]["message"]["content"] == recorded[(query, "gpt-3.5-turbo-1106")][0]
+        assert meta["cache_hits"] == 0 and meta["call_history"][0]["spent_usd"] == 0.0
+        assert (tmp_path / "ledger.jsonl").read_text().count('"kind": "request"') == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _run_client(script: str, *args: str) -> subprocess.CompletedProcess:
+    repo = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, str(repo / script), *args], capture_output=True, text=True, timeout=120, cwd=repo
+    )
+
+
+def test_evaluation_client_runs_every_category(server_url):
+    """evaluation/test_serve.py sends all seven categories and reports them all as succeeded."""
+    from tests.serve.conftest import API_KEY
+
+    result = _run_client("evaluation/test_serve.py", "--url", f"{server_url}/v1", "--api-key", API_KEY)
+    assert result.returncode == 0, result.stderr
+    assert "7/7 succeeded" in result.stdout and "system_prompt" in result.stdout
+
+
+def test_example_client_streams_and_prints_metadata(server_url, scripts):
+    """examples/openai_client.py streams the answer and prints the routing summary."""
+    from tests.serve.conftest import API_KEY
+
+    scripts.by_query["Capital of Australia?"] = [{"content": "Canberra."}]
+    result = _run_client(
+        "examples/openai_client.py",
+        "--url",
+        f"{server_url}/v1",
+        "--api-key",
+        API_KEY,
+        "--stream",
+        "Capital of Australia?",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Canberra.") and '"routing_strategy": "direct_response"' in result.stdout

@@ -1,0 +1,80 @@
+"""Router policies through a real server: a catalog model as router via LiteLLM, and episode timeouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.serve.conftest import API_KEY, MODELS, TOOL, make_settings
+from xrouter.serve.app import create_app
+from xrouter.serve.background import BackgroundServer
+from xrouter.serve.scripted_router import call_then_select
+
+ROUTER_ENTRY = """\
+models:
+  - id: my-router
+    litellm_model: openai/scripted-router
+    api_base: {url}
+    provider: local
+    tier: budget
+    input_usd_per_mtok: 3.0
+    output_usd_per_mtok: 5.0
+    context_window: 32768
+    max_output_tokens: 4096
+"""
+
+
+def test_catalog_model_as_router_through_litellm(tmp_path, router_url, replay_url, scripts, queries, recorded):
+    """--policy litellm:my-router routes through LiteLLM and prices the router from the catalog."""
+    query = queries[8]
+    scripts.by_query[query] = call_then_select(TOOL[MODELS[1]])
+    catalog = tmp_path / "router.yaml"
+    catalog.write_text(ROUTER_ENTRY.format(url=router_url))
+    base = make_settings(router_url, replay_url, tmp_path / "ledger.jsonl")
+    settings = make_settings(
+        router_url,
+        replay_url,
+        tmp_path / "ledger.jsonl",
+        policy="litellm:my-router",
+        router_model="my-router",
+        router_api_base=None,
+        router_price_in=None,
+        router_price_out=None,
+        catalog_files=(*base.catalog_files, str(catalog)),
+    )
+    with BackgroundServer(create_app(settings)) as server:
+        body = {"model": "router", "messages": [{"role": "user", "content": query}]}
+        response = httpx.post(
+            f"{server.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60
+        )
+    assert response.status_code == 200, response.text
+    meta = response.json()["router_metadata"]
+    assert meta["model_used"] == MODELS[1]
+    assert response.json()["choices"][0]["message"]["content"] == recorded[(query, MODELS[1])][0]
+    assert meta["router_cost"] == pytest.approx(2 * (100 * 3.0 + 20 * 5.0) / 1e6)
+
+
+def test_episode_timeout_is_504_and_server_keeps_serving(tmp_path: Path, router_url, replay_url, scripts):
+    """A router slower than --request-timeout-s gives 504; the next request is answered."""
+    scripts.by_query["Slow router please."] = [{"content": "late", "delay_s": 2.0}]
+    scripts.by_query["Fast router please."] = [{"content": "quick"}]
+    settings = make_settings(router_url, replay_url, tmp_path / "ledger.jsonl", request_timeout_s=0.5)
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with BackgroundServer(create_app(settings)) as server:
+        url = f"{server.url}/v1/chat/completions"
+        slow = httpx.post(
+            url,
+            json={"model": "router", "messages": [{"role": "user", "content": "Slow router please."}]},
+            headers=headers,
+            timeout=30,
+        )
+        fast = httpx.post(
+            url,
+            json={"model": "router", "messages": [{"role": "user", "content": "Fast router please."}]},
+            headers=headers,
+            timeout=30,
+        )
+    assert slow.status_code == 504 and slow.json()["error"]["code"] == "timeout"
+    assert fast.status_code == 200 and fast.json()["choices"][0]["message"]["content"] == "quick"

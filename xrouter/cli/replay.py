@@ -1,0 +1,121 @@
+"""Replay recorded model outcomes offline, at zero cost.
+
+`xrouter replay serve --data PATH [--data PATH ...]` starts an OpenAI-compatible server
+(`/v1/chat/completions`, `/v1/models`, `/health`) answering from RouterBench CSVs and xrouter outcome
+tables (parquet/JSONL; folders expand). `xrouter replay catalog --data PATH --out FILE` writes the
+matching catalog YAML (models priced for token accounting, `api_base` pointing at the server) to
+pass as `--catalog FILE` to other commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from xrouter.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+
+def _add_data_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="RouterBench-format CSV, xrouter outcome table (.parquet/.jsonl) or a folder of them (repeatable)",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Subcommands `serve` and `catalog` of `xrouter replay`."""
+    sub = parser.add_subparsers(dest="replay_command", metavar="ACTION")
+    serve = sub.add_parser("serve", help="serve recorded outcomes over an OpenAI-compatible HTTP API")
+    _add_data_argument(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=8100, help="TCP port to listen on (default: 8100; 0 = any free)")
+    serve.add_argument(
+        "--keep-alive",
+        type=float,
+        default=75.0,
+        metavar="SECONDS",
+        help="keep idle client connections open this long (default: 75; longer than client pools keep them, "
+        "so a pooled connection is never closed under a request)",
+    )
+    serve.add_argument(
+        "--log-requests", action="store_true", help="log every HTTP request (uvicorn access log; slower)"
+    )
+    catalog = sub.add_parser("catalog", help="write the replay catalog YAML for the models in the data")
+    _add_data_argument(catalog)
+    catalog.add_argument("--out", required=True, metavar="FILE", help="where to write the catalog YAML")
+    catalog.add_argument(
+        "--api-base",
+        default=None,
+        metavar="URL",
+        help="api_base written into every entry, e.g. http://127.0.0.1:8100/v1 (default: none)",
+    )
+
+
+def _load(paths: list[str]) -> Any:
+    from xrouter.data.outcomes import load_outcomes
+    from xrouter.llm.replay import ReplayStore
+
+    return ReplayStore(load_outcomes(paths))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from xrouter.llm.replay import create_replay_app
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be within 0..65535, got {args.port}")
+    store = _load(args.data)
+    sys.stdout.write(
+        f"replaying {len(store)} recorded answers ({store.num_queries} queries x {len(store.models)} models) "
+        f"on http://{args.host}:{args.port}/v1\n"
+    )
+    sys.stdout.flush()
+    uvicorn.run(
+        create_replay_app(store),
+        host=args.host,
+        port=args.port,
+        log_level="info" if args.log_requests else "warning",
+        access_log=args.log_requests,
+        timeout_keep_alive=args.keep_alive,
+    )
+    return 0
+
+
+def _catalog(args: argparse.Namespace) -> int:
+    import yaml
+
+    from xrouter.io import atomic_write_text
+
+    store = _load(args.data)
+    entries = []
+    for spec in store.catalog.models.values():
+        entry = spec.model_dump(mode="json", exclude_defaults=True)
+        entry.setdefault("input_usd_per_mtok", spec.input_usd_per_mtok)
+        entry.setdefault("output_usd_per_mtok", spec.output_usd_per_mtok)
+        if args.api_base:
+            entry["api_base"] = args.api_base
+        entries.append(entry)
+    text = yaml.safe_dump({"version": store.catalog.version, "models": entries}, sort_keys=False, allow_unicode=True)
+    atomic_write_text(Path(args.out), text)
+    sys.stdout.write(f"wrote {len(entries)} replay models to {args.out}\n")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch `xrouter replay serve|catalog`."""
+    if args.replay_command == "serve":
+        return _serve(args)
+    if args.replay_command == "catalog":
+        return _catalog(args)
+    raise UsageError(
+        "choose an action: xrouter replay serve --data PATH | xrouter replay catalog --data PATH --out FILE"
+    )

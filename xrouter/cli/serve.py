@@ -1,0 +1,184 @@
+"""Serve the router as an OpenAI-compatible API: POST /v1/chat/completions answers with router_metadata.
+
+The router is a trained model behind an OpenAI-compatible endpoint (--router-api-base, e.g. vLLM or
+SGLang with a hermes tool parser), a catalog model called through LiteLLM (--policy litellm:gpt-5-nano)
+or another registered policy (--policy KIND:ARG). Targets are live catalog models, or recorded
+outcomes answered in-process with --replay-data (then --models takes the names used in the data).
+See docs/serving.md for the defined episode outcomes, request fields and metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING
+
+from xrouter.cli.models import add_catalog_argument
+from xrouter.errors import UsageError
+
+if TYPE_CHECKING:  # the server stack is imported only when the command runs
+    from xrouter.serve.state import ServeSettings
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `xrouter serve`."""
+    _router_flags(parser.add_argument_group("router policy"))
+    _episode_flags(parser.add_argument_group("episode"))
+    _target_flags(parser.add_argument_group("targets"))
+    add_catalog_argument(parser)
+    _server_flags(parser.add_argument_group("server"))
+
+
+def _router_flags(router: argparse._ArgumentGroup) -> None:
+    router.add_argument("--router-model", default="router", help="served name of the router model (default: router)")
+    router.add_argument(
+        "--router-api-base", help="OpenAI-compatible base URL of the router, e.g. http://127.0.0.1:8001/v1"
+    )
+    router.add_argument("--router-api-key", help="bearer key sent to the router endpoint (default: none)")
+    router.add_argument(
+        "--policy",
+        help="router policy KIND[:ARG]: endpoint (default with --router-api-base), litellm[:CATALOG_ID] "
+        "(a catalog model as untrained router; default without --router-api-base), or a registered kind "
+        "such as learned:DIR",
+    )
+    router.add_argument("--router-price-in", type=float, help="router price, USD per 1M input tokens")
+    router.add_argument("--router-price-out", type=float, help="router price, USD per 1M output tokens")
+    router.add_argument(
+        "--router-temperature",
+        type=float,
+        default=1.0,
+        help="router sampling temperature (default 1.0, as in training)",
+    )
+    router.add_argument(
+        "--router-max-tokens", type=int, default=4096, help="output-token limit of each router turn (default 4096)"
+    )
+    router.add_argument(
+        "--router-timeout-s", type=float, default=120.0, help="timeout of one router turn in seconds (default 120)"
+    )
+
+
+def _episode_flags(episode: argparse._ArgumentGroup) -> None:
+    pool = episode.add_mutually_exclusive_group(required=True)
+    pool.add_argument(
+        "--models",
+        type=_csv,
+        help="comma-separated target models (catalog ids, or names as in the data with --replay-data)",
+    )
+    pool.add_argument("--fixed-set", help="use a named fixed model set of the catalog as targets (e.g. 1)")
+    episode.add_argument(
+        "--mode",
+        choices=["agent", "simple"],
+        default="agent",
+        help="agent: call several models then select or summarise; simple: answer or delegate to one model",
+    )
+    episode.add_argument("--max-turns", type=int, default=3, help="router generations per request (default 3)")
+    episode.add_argument(
+        "--max-calls-per-turn", type=int, default=4, help="model calls run per router turn (default 4)"
+    )
+    episode.add_argument("--max-total-calls", type=int, default=8, help="model calls per request (default 8)")
+    episode.add_argument(
+        "--max-cost-usd", type=float, help="default per-request budget in USD (requests may send max_cost_usd)"
+    )
+    episode.add_argument(
+        "--target-timeout-s",
+        type=float,
+        default=120.0,
+        help="time limit of one target call incl. retries (default 120)",
+    )
+
+
+def _target_flags(targets: argparse._ArgumentGroup) -> None:
+    targets.add_argument(
+        "--replay-data",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="answer targets in-process from recorded outcomes (RouterBench CSV folder/file or xrouter outcome table; repeatable)",
+    )
+    targets.add_argument(
+        "--target-api-base", help="send every target call to this OpenAI-compatible base URL (e.g. a replay server)"
+    )
+
+
+def _server_flags(server: argparse._ArgumentGroup) -> None:
+    server.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    server.add_argument("--port", type=int, default=8800, help="port (default 8800)")
+    server.add_argument(
+        "--api-key", help="require 'Authorization: Bearer KEY' (default: $XROUTER_API_KEY, else no key)"
+    )
+    server.add_argument(
+        "--ledger",
+        default="outputs/serve_ledger.jsonl",
+        help="cost ledger JSONL, one line per request (default outputs/serve_ledger.jsonl)",
+    )
+    server.add_argument("--no-ledger", action="store_true", help="do not write a cost ledger")
+    server.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=1 << 20,
+        help="largest accepted request body (default 1 MiB; larger gets 413)",
+    )
+    server.add_argument(
+        "--request-timeout-s",
+        type=float,
+        default=600.0,
+        help="time limit of one routing episode (default 600; then 504)",
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> ServeSettings:
+    """ServeSettings from parsed flags (the API key falls back to $XROUTER_API_KEY, read once here)."""
+    from xrouter.serve.state import ServeSettings
+
+    models = args.models
+    if args.fixed_set:
+        from xrouter.catalog import load_catalog
+
+        models = tuple(spec.id for spec in load_catalog(args.catalog).fixed_set(args.fixed_set))
+    return ServeSettings(
+        models=models,
+        router_model=args.router_model,
+        router_api_base=args.router_api_base,
+        router_api_key=args.router_api_key,
+        policy=args.policy,
+        router_price_in=args.router_price_in,
+        router_price_out=args.router_price_out,
+        router_temperature=args.router_temperature,
+        router_max_tokens=args.router_max_tokens,
+        router_timeout_s=args.router_timeout_s,
+        mode=args.mode,
+        max_turns=args.max_turns,
+        max_calls_per_turn=args.max_calls_per_turn,
+        max_total_calls=args.max_total_calls,
+        max_cost_usd=args.max_cost_usd,
+        target_timeout_s=args.target_timeout_s,
+        replay_data=tuple(args.replay_data),
+        catalog_files=tuple(args.catalog or ()),
+        target_api_base=args.target_api_base,
+        ledger_path=None if args.no_ledger else args.ledger,
+        api_key=args.api_key or os.environ.get("XROUTER_API_KEY") or None,
+        max_body_bytes=args.max_body_bytes,
+        request_timeout_s=args.request_timeout_s,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build everything (bad flags or data fail here with exit 2), then serve until interrupted."""
+    import uvicorn
+
+    from xrouter.engine.policy import RouterPolicyError
+    from xrouter.serve.app import create_app
+    from xrouter.serve.state import build_components
+
+    settings = settings_from_args(args)
+    try:
+        components = build_components(settings)
+    except RouterPolicyError as exc:
+        raise UsageError(str(exc)) from None
+    app = create_app(settings, components)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0

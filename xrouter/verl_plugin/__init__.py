@@ -1,0 +1,10 @@
+"""verl plugin of xrouter: tools, the `xrouter_agent` loop, the `xrouter_dapo` reward manager, the `xrouter_sync` trainer.
+
+verl imports this package in every process (driver and Ray workers) through the `verl.plugins`
+entry point declared in pyproject.toml; importing the submodules runs their `@register` decorators.
+This is the only xrouter package that imports verl.
+"""
+
+from xrouter.verl_plugin import agent_loop, reward_manager, tools, trainer  # noqa: F401  (registrations)
+
+__all__ = ["agent_loop", "reward_manager", "tools", "trainer"]

@@ -1,0 +1,146 @@
+"""A scripted stand-in for verl's LLM server, for CPU integration tests and the rollout benchmark.
+
+verl's agent loops talk to the policy through `server_manager.generate(request_id, prompt_ids=...,
+sampling_params=...) -> TokenOutput` (token ids in, token ids out). `ScriptedPolicyServer` answers
+from a script instead of a model: the scenario is the first script key found in the decoded prompt,
+the turn is the number of assistant turns already in the prompt, and the reply is that turn's text
+tokenized and terminated with the tokenizer's EOS token. In a reply, `{tool0}`, `{tool1}`, ... name the
+call tools offered in the prompt's tool list (in order) and `{tool_last}` the last one, so one script
+fits rows with different model pools. It is picklable (the tokenizer loads lazily
+from a folder), so it can be handed to Ray `AgentLoopWorker`s.
+
+    server = ScriptedPolicyServer(tokenizer_dir, {"capital of France": [call("call_strong_c"), select("call_strong_c")]})
+
+`build_tiny_policy_model(folder)` writes the matching offline policy folder: a byte-level BPE tokenizer
+trained on the spot, with a Qwen2.5-style hermes chat template, and a random 2-layer Llama whose
+config verl's workers load (no weights are ever run).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ASSISTANT_MARK = "<|im_start|>assistant"
+_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"]
+_OFFERED = re.compile(r'"name": "(call_[a-z0-9_]+)"')
+
+
+def tool_call_text(name: str, **arguments: Any) -> str:
+    """One hermes-format tool call, as a Qwen2.5-style policy writes it."""
+    return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call>"
+
+
+def call(name: str, prompt: str = "Answer in one short sentence.", **arguments: Any) -> str:
+    """A `call_<model>` tool call with an optimized_system_prompt."""
+    return tool_call_text(name, optimized_system_prompt=prompt, **arguments)
+
+
+def select(name: str) -> str:
+    """A `select_response` tool call naming an earlier call."""
+    return tool_call_text("select_response", model_call_name=name)
+
+
+class ScriptedPolicyServer:
+    """Token-level scripted policy: `scripts` maps a prompt substring to the texts of successive turns."""
+
+    def __init__(self, tokenizer_path: str, scripts: Mapping[str, Sequence[str]], default: Sequence[str] = ()):
+        self.tokenizer_path = str(tokenizer_path)
+        self.scripts = {k: list(v) for k, v in scripts.items()}
+        self.default = list(default) or ["I cannot help with that."]
+        self._tokenizer: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_tokenizer": None}
+
+    @property
+    def tokenizer(self) -> Any:
+        """The policy tokenizer (loaded on first use, also after unpickling in a Ray worker)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_path)
+        return self._tokenizer
+
+    def reply(self, prompt_text: str) -> str:
+        """The scripted text for the next turn of the conversation in `prompt_text`."""
+        script = next((s for key, s in self.scripts.items() if key in prompt_text), self.default)
+        turn = max(prompt_text.count(ASSISTANT_MARK) - 1, 0)
+        text = script[min(turn, len(script) - 1)]
+        offered = list(dict.fromkeys(_OFFERED.findall(prompt_text.split("</tools>")[0])))
+        if offered:
+            names = {f"{{tool{i}}}": name for i, name in enumerate(offered)} | {"{tool_last}": offered[-1]}
+            for placeholder, name in names.items():
+                text = text.replace(placeholder, name)
+        return text
+
+    async def generate(self, request_id: str, *, prompt_ids: list[int], sampling_params: dict[str, Any], **kwargs: Any):
+        """verl's server call: decode the prompt, pick the scripted reply, return its token ids."""
+        from verl.workers.rollout.replica import TokenOutput
+
+        tok = self.tokenizer
+        text = self.reply(tok.decode(prompt_ids)) + tok.eos_token
+        ids = tok.encode(text, add_special_tokens=False)
+        return TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids), extra_fields={"global_steps": 0})
+
+
+# A Qwen2.5-style chat template (hermes tool calls, tool results as <tool_response> in a user turn).
+_CHAT_TEMPLATE = (
+    "{%- if tools %}<|im_start|>system\n{%- if messages[0].role == 'system' %}{{ messages[0].content }}\n\n{%- endif %}"
+    "# Tools\n<tools>{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}\n</tools>\n"
+    'Call a function with <tool_call>{"name": ..., "arguments": ...}</tool_call>.<|im_end|>\n'
+    "{%- elif messages[0].role == 'system' %}<|im_start|>system\n{{ messages[0].content }}<|im_end|>\n{%- endif %}"
+    "{%- for m in messages %}"
+    "{%- if m.role == 'user' or (m.role == 'system' and not loop.first) %}"
+    "<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+    "{%- elif m.role == 'assistant' %}<|im_start|>assistant\n{%- if m.content %}{{ m.content }}{%- endif %}"
+    "{%- for tc in m.tool_calls | default([]) %}<tool_call>\n"
+    '{"name": "{{ tc.function.name }}", "arguments": {{ tc.function.arguments | tojson }}}\n</tool_call>'
+    "{%- endfor %}<|im_end|>\n"
+    "{%- elif m.role == 'tool' %}<|im_start|>user\n<tool_response>\n{{ m.content }}\n</tool_response><|im_end|>\n"
+    "{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}"
+)
+
+
+def build_tiny_policy_model(folder: str | Path) -> Path:
+    """Train a byte-level BPE tokenizer and save it with a 2-layer random Llama (offline, ~2 s)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    corpus = [
+        "You are a routing assistant. USER REQUEST: What is 2+3? The answer is 5. Paris is the capital.",
+        '<tool_call>\n{"name": "call_cheap_a", "arguments": {"optimized_system_prompt": "Answer briefly."}}',
+        'select_response {"model_call_name": "call_strong_c"} <tool_response> [error] not run',
+        "0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ {}[]():;,.\"'<>/|_-+=*#\n",
+    ] * 20
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=700, special_tokens=_SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    bpe.train_from_iterator(corpus, trainer)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", additional_special_tokens=_SPECIALS[1:]
+    )
+    tok.chat_template = _CHAT_TEMPLATE
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=8192,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    folder = Path(folder)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
