@@ -210,9 +210,11 @@ async def test_reward_fields_agree_with_final_outcome(catalog):
         "xrouter_valid",
         "xrouter_finish",
         "xrouter_answer",
+        "xrouter_answer_model",
         "xrouter_mode",
     }
     views = [t.view(t.text) for t in traj.turns]
     assert fields["xrouter_valid"] == final_outcome(views, "agent").valid is True
     assert fields["xrouter_answer"] == "391" and fields["xrouter_num_turns"] == 2
+    assert fields["xrouter_answer_model"] == "gpt-5-mini"
     json.dumps(traj.to_metadata())  # the metadata is JSON-serialisable

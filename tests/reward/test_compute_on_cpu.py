@@ -80,3 +80,17 @@ def test_unknown_data_source_and_unknown_kwarg_raise():
         compute_score("mystery", "x", "y")
     with pytest.raises(ValueError, match="unknown reward parameter 'lambda'"):
         compute_score("gsm8k", "#### 1", "#### 1", **{"lambda": 2.0})
+
+
+def test_replayed_rows_without_gold_use_recorded_correctness():
+    """Rows with an empty ground truth score the returned model's recorded correctness; router text scores 0."""
+    recorded = [
+        {"model": "claude-v2", "score": 1.0, "cost_usd": 0.004},
+        {"model": "mistralai/mistral-7b-chat", "score": 0.0},
+    ]
+    base = {"recorded": recorded, "xrouter_valid": True, "xrouter_cost_usd": 0.004, "xrouter_answer": "def f(): ..."}
+    selected_good = compute_score("mbpp", "", "", {**base, "xrouter_answer_model": "claude-v2"})
+    selected_bad = compute_score("mbpp", "", "", {**base, "xrouter_answer_model": "mistralai/mistral-7b-chat"})
+    own_text = compute_score("mbpp", "", "", {**base, "xrouter_answer_model": None})
+    assert (selected_good["acc"], selected_bad["acc"], own_text["acc"]) == (1.0, 0.0, 0.0)
+    assert selected_good["score"] > selected_bad["score"]

@@ -91,7 +91,7 @@ def test_dapo_and_multi_turn_settings(composed):
     rollout = composed["actor_rollout_ref"]["rollout"]
     algo = composed["algorithm"]
     assert algo["adv_estimator"] == "grpo" and algo["use_kl_in_reward"] is False
-    assert algo["filter_groups"]["enable"] is True and algo["filter_groups"]["metric"] == "score"
+    assert algo["filter_groups"]["enable"] is True and algo["filter_groups"]["metric"] == "acc"
     assert (actor["clip_ratio_low"], actor["clip_ratio_high"]) == (0.2, 0.28)
     assert actor["loss_agg_mode"] == "token-mean" and actor["use_kl_loss"] is False
     assert rollout["agent"]["default_agent_loop"] == "xrouter_agent"

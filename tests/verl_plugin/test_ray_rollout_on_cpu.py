@@ -172,7 +172,7 @@ def _check_rewards(cfg, batch, out) -> None:
     scores = out.batch["rm_scores"].sum(-1).tolist()
     nt = out.non_tensor_batch
     assert len(scores) == len(batch)
-    assert {"acc", "score", "cost_usd", "xrouter_cost_usd"} <= set(nt)  # score: the DAPO filter metric
+    assert {"acc", "score", "cost_usd", "xrouter_cost_usd"} <= set(nt)  # acc: the DAPO filter metric
     kwargs = dict(cfg.reward.custom_reward_function.reward_kwargs)
     assert kwargs["cost_lambda"] == 50.0
     for i, score in enumerate(scores):

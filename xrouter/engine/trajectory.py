@@ -123,6 +123,13 @@ class Trajectory:
         return sum(t.router_cost_usd for t in self.turns)
 
     @property
+    def answer_model(self) -> str | None:
+        """The target model whose answer was returned (select or delegation), None for the router's own text."""
+        if self.outcome.finish in ("select_response", "delegated") and self.model_used != self.router_model:
+            return self.model_used
+        return None
+
+    @property
     def model_used(self) -> str:
         """Who wrote the answer: the selected or delegated target model, else the router itself."""
         if self.outcome.finish == "select_response":
@@ -145,6 +152,7 @@ class Trajectory:
             "xrouter_valid": self.outcome.valid,
             "xrouter_finish": self.outcome.finish,
             "xrouter_answer": self.outcome.answer,
+            "xrouter_answer_model": self.answer_model,
             "xrouter_mode": self.mode,
         }
 

