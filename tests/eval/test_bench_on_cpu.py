@@ -122,8 +122,13 @@ def test_bench_refuses_to_overwrite_a_run_without_resume(slice30, tmp_path) -> N
     assert main(args) == 2
 
 
-def test_bench_rejects_unknown_policy_and_oracle_on_live(slice30, tmp_path) -> None:
-    """Bad policy specs and an oracle without recorded outcomes are usage errors (exit 2)."""
+def test_bench_rejects_unknown_policy_oracle_on_live_and_live_outcome_tables(slice30, shared_data, tmp_path) -> None:
+    """Bad specs, an oracle without recordings, and live answers to an outcome table (no gold) all exit 2."""
     base = ["bench", "--dataset", str(slice30), "--out", str(tmp_path / "x")]
     assert main([*base, "--policy", "best"]) == 2
-    assert main([*base, "--policy", "oracle", "--backend", "live"]) == 2
+    assert main([*base, "--policy", "cheapest", "--backend", "live"]) == 2
+    gsm8k = shared_data / "evalsets" / "gsm8k" / "test.jsonl"
+    args = ["bench", "--dataset", str(gsm8k), "--out", str(tmp_path / "y"), "--backend", "live", "--limit", "2",
+            "--models", "gpt-5-nano", "--policy", "oracle"]  # fmt: skip
+    assert main(args) == 2
+    assert not (tmp_path / "y" / "samples.jsonl").exists()

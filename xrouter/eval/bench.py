@@ -198,6 +198,11 @@ def run_bench(
     out.mkdir(parents=True, exist_ok=True)
     _check_run_file(out, config)
     data = load_all(config)
+    if config.backend != "replay" and any(d.table is not None for d in data):
+        raise UsageError(
+            "outcome tables hold recorded correctness, not gold answers, so fresh answers cannot be scored:"
+            " use --backend replay for them (live/cache backends need an eval set or a preprocessed parquet)"
+        )
     items: list[BenchItem] = [i for d in data for i in d.items]
     needs_backend = any(not p.startswith("router:") for p in config.policies)
     caller = caller if caller is not None else (build_caller(config, data) if needs_backend else None)
@@ -220,7 +225,7 @@ def run_bench(
     for d in data:
         for ds, n in d.dropped_incomplete.items():
             dropped[ds] = dropped.get(ds, 0) + n
-    return _finish(out, config, names, items, log_file, dropped, skipped, ran, console)
+    return _finish(out, config, names, items, log_file, dropped, skipped, ran)
 
 
 async def _run_all(
@@ -254,7 +259,7 @@ async def _run_all(
 
 def _finish(
     out: Path, config: BenchConfig, names: list[str], items: list[BenchItem], log_file: SampleLog,
-    dropped: dict[str, int], skipped: int, ran: int, console: Any,
+    dropped: dict[str, int], skipped: int, ran: int,
 ) -> BenchResult:  # fmt: skip
     # order samples like the items, so sums (and the summary) do not depend on completion order or resumes
     order = {(p, i.dataset, i.query_id): n for n, (p, i) in enumerate((p, i) for p in names for i in items)}

@@ -17,7 +17,7 @@ from xrouter.data.outcomes import OutcomeTable, load_outcomes
 from xrouter.errors import DataError
 from xrouter.eval.split import in_split
 
-# evalset folder name -> (data_source for the reward scorers, question field, answer builder)
+# evalset folder name -> data_source understood by the reward scorers
 _EVALSETS: dict[str, str] = {
     "gsm8k": "openai/gsm8k",
     "math500": "math500",
