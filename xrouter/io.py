@@ -1,13 +1,17 @@
-"""File helpers: atomic writes (temporary name, then rename) so a crash never leaves half a file."""
+"""File helpers: atomic writes (temporary name, then rename) and JSONL reading with located errors."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from xrouter.errors import DataError
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,3 +44,26 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     """Write `text` to `path` atomically (UTF-8)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line; DataError names the file and the line.
+
+    Reads line by line from the file object (never `str.splitlines()`, which would also cut at the
+    U+2028 separators some datasets keep inside strings).
+    """
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}: line {number}: bad JSON ({exc.msg} at column {exc.colno})") from None
+                if not isinstance(value, dict):
+                    raise DataError(f"{path}: line {number}: expected a JSON object, got {type(value).__name__}")
+                yield number, value
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lambdas", type=_floats, default=[0.0, 0.5, 1.0, 2.0, 3.0, 5.0],
                         help="comma-separated λ values to evaluate (default: 0,0.5,1,2,3,5)")  # fmt: skip
     parser.add_argument("--shaping", default="xrouter", choices=["xrouter", "linear", "log"],
-                        help="reward shaping (see docs/reward.md); default: xrouter, the upstream formula")  # fmt: skip
+                        help="reward shaping (see README, Reward); default: xrouter, the upstream formula")  # fmt: skip
     parser.add_argument(
         "--reward-k", type=float, default=1.0, help="K, the reward of a free correct answer (default 1)"
     )

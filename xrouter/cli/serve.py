@@ -4,7 +4,7 @@ The router is a trained model behind an OpenAI-compatible endpoint (--router-api
 SGLang with a hermes tool parser), a catalog model called through LiteLLM (--policy litellm:gpt-5-nano)
 or another registered policy (--policy KIND:ARG). Targets are live catalog models, or recorded
 outcomes answered in-process with --replay-data (then --models takes the names used in the data).
-See docs/serving.md for the defined episode outcomes, request fields and metadata.
+See the README ("Serving") for the defined episode outcomes, request fields and metadata.
 """
 
 from __future__ import annotations

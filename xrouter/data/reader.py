@@ -7,7 +7,6 @@ reported with its file and line number.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xrouter.errors import DataError
+from xrouter.io import read_jsonl
 
 INPUT_SUFFIXES = (".parquet", ".jsonl")
 
@@ -80,21 +80,9 @@ def open_source(path: str | Path) -> SourceFile:
 def _open_jsonl(path: Path) -> SourceFile:
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}: line {number}: bad JSON ({exc.msg} at column {exc.colno})") from None
-                if not isinstance(value, dict):
-                    raise DataError(f"{path}: line {number}: expected a JSON object, got {type(value).__name__}")
-                rows.append(value)
-                lines.append(number)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
+    for number, value in read_jsonl(path):
+        rows.append(value)
+        lines.append(number)
     try:
         schema = pa.Table.from_pylist(rows).schema if rows else pa.schema([])
     except (pa.ArrowException, TypeError) as exc:

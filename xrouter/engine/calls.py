@@ -2,7 +2,7 @@
 
 Every call the router emits ends as a `CallRecord`. A call that breaks a rule is refused without
 reaching any model and its record carries the one-line message the router reads next turn
-(`[error] ...`); the episode goes on. The refusal kinds are listed in docs/serving.md.
+(`[error] ...`); the episode goes on. The refusal kinds are listed in the README ("Defined outcomes").
 """
 
 from __future__ import annotations

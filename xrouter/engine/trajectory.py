@@ -12,7 +12,7 @@ from typing import Any
 from xrouter.engine.prompts import Mode
 from xrouter.engine.rules import Outcome, ToolCallView, TurnView
 
-# Finish of the episode rules -> routing_strategy reported by the server (see docs/serving.md).
+# Finish of the episode rules -> routing_strategy reported by the server (see the README, "Serving").
 _STRATEGY = {"select_response": "select_response", "delegated": "delegate_to_model"}
 
 
@@ -183,7 +183,7 @@ class Trajectory:
 
 
 def strategy_for(outcome: Outcome, had_model_calls: bool, hit_turn_limit: bool) -> str:
-    """The routing_strategy label of an outcome (documented in docs/serving.md)."""
+    """The routing_strategy label of an outcome (documented in the README, "Serving")."""
     if outcome.finish == "direct_answer":
         return "synthesized_response" if had_model_calls else "direct_response"
     if outcome.finish in _STRATEGY:

@@ -16,6 +16,7 @@ from typing import Any
 from xrouter.data.outcomes import OutcomeTable, load_outcomes
 from xrouter.errors import DataError
 from xrouter.eval.split import in_split
+from xrouter.io import read_jsonl
 
 # evalset folder name -> data_source understood by the reward scorers
 _EVALSETS: dict[str, str] = {
@@ -125,17 +126,10 @@ def _evalset_items(path: Path) -> list[BenchItem]:
     if kind not in _EVALSETS:
         raise DataError(f"{path}: unknown eval set {kind!r}; expected a file inside one of {', '.join(_EVALSETS)}")
     items = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise DataError(f"{path}: line {n} is not valid JSON") from None
-            question, truth = _evalset_fields(kind, row, f"{path}: line {n}")
-            qid = str(row.get("task_id") or row.get("id") or f"{kind}-{n - 1}")
-            items.append(BenchItem(kind, qid, ({"role": "user", "content": question},), _EVALSETS[kind], truth))
+    for n, row in read_jsonl(path):
+        question, truth = _evalset_fields(kind, row, f"{path}: line {n}")
+        qid = str(row.get("task_id") or row.get("id") or f"{kind}-{n - 1}")
+        items.append(BenchItem(kind, qid, ({"role": "user", "content": question},), _EVALSETS[kind], truth))
     return items
 
 

@@ -18,28 +18,17 @@ from pathlib import Path
 import pandas as pd
 
 from xrouter.errors import DataError
+from xrouter.io import read_jsonl
 
 # typical output tokens per answer, by LLMRouter metric (multiple choice is a letter; math shows its work)
 OUTPUT_TOKENS = {"em_mc": 8, "GSM8K": 250, "MATH": 400, "code_eval": 200, "f1_score": 24, "commongen_coverage": 48}
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:  # line-by-line: strings may hold U+2028, which splitlines() would cut
-        for n, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise DataError(f"{path}: line {n} is not valid JSON") from None
-    return rows
 
 
 def llmrouter_outcomes(folder: str | Path, tasks: Sequence[str], per_task: int, *, seed: int = 0) -> pd.DataFrame:
     """A wide RouterBench-format frame: `per_task` seeded queries of each task in `tasks`."""
     folder = Path(folder)
     scores = json.loads((folder / "dcrouter_scores_train.json").read_text(encoding="utf-8"))
-    queries = {q["query"]: q for q in _read_jsonl(folder / "default_query_train.jsonl")}
+    queries = {q["query"]: q for q in (row for _, row in read_jsonl(folder / "default_query_train.jsonl"))}
     prices = json.loads((folder / "default_llm.json").read_text(encoding="utf-8"))
     rng = random.Random(seed)
     rows = []

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from xrouter.errors import DataError
+from xrouter.io import read_jsonl
 
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line; DataError names the file and line."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}: line {number}: bad JSON ({exc.msg})") from None
-                if not isinstance(value, dict):
-                    raise DataError(f"{path}: line {number}: expected a JSON object")
-                yield number, value
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+__all__ = ["guru_row", "read_jsonl", "require"]
 
 
 def require(obj: Mapping[str, Any], fields: Sequence[str], where: str) -> None:
