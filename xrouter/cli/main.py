@@ -19,15 +19,15 @@ from xrouter.errors import XRouterError
 COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("xrouter.cli.models", "list the model catalog with prices"),
     "tools": ("xrouter.cli.tools", "write call_<model> tool schemas (OpenAI JSON or verl YAML)"),
-    "bench": ("xrouter.cli.bench", "benchmark routing policies: accuracy, cost, AIQ, frontier plot"),
-    "fit-router": ("xrouter.cli.fit_router", "fit a kNN/MLP baseline router on recorded outcomes"),
-    "serve": ("xrouter.cli.serve", "serve the router as an OpenAI-compatible API with router_metadata"),
-    "preprocess": ("xrouter.cli.preprocess", "build router training parquets with per-row model pools"),
-    "preprocess-source": ("xrouter.cli.preprocess_source", "eval set / RouterBench / guru files to guru rows"),
-    "filter-length": ("xrouter.cli.filter_length", "drop training rows whose prompt plus tool schemas is too long"),
     "replay": ("xrouter.cli.replay", "serve recorded model outcomes offline (OpenAI-compatible replay server)"),
     "record": ("xrouter.cli.record", "record live model answers into an outcome table for later replay"),
+    "serve": ("xrouter.cli.serve", "serve the router as an OpenAI-compatible API with router_metadata"),
+    "preprocess-source": ("xrouter.cli.preprocess_source", "eval set / RouterBench / guru files to guru rows"),
+    "preprocess": ("xrouter.cli.preprocess", "build router training parquets with per-row model pools"),
+    "filter-length": ("xrouter.cli.filter_length", "drop training rows whose prompt plus tool schemas is too long"),
     "frontier": ("xrouter.cli.frontier", "reward frontier: what each λ makes a perfect router do on recorded outcomes"),
+    "fit-router": ("xrouter.cli.fit_router", "fit a kNN/MLP baseline router on recorded outcomes"),
+    "bench": ("xrouter.cli.bench", "benchmark routing policies: accuracy, cost, AIQ, frontier plot"),
 }
 
 
