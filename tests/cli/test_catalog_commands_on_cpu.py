@@ -59,3 +59,10 @@ def test_unknown_model_and_usage_errors_exit_2(capsys):
     assert main(["tools"]) == 2
     assert main(["models", "--tier", "luxury"]) == 2
     assert main([]) == 2
+
+
+def test_usage_errors_are_one_line(capsys):
+    """argparse usage errors print one line naming the problem and pointing at --help."""
+    assert main(["models", "--tier", "luxury"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "invalid choice: 'luxury'" in err and "--help" in err
