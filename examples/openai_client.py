@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
-from openai import OpenAI
+from openai import APIError, OpenAI
 
 
-def main() -> None:
+def main() -> int:
     """Send one question and print the answer, then the routing metadata."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("question", help="the user message to send")
@@ -33,21 +34,30 @@ def main() -> None:
     messages.append({"role": "user", "content": args.question})
     extra = {"max_cost_usd": args.max_cost_usd} if args.max_cost_usd is not None else None
 
-    if args.stream:
-        metadata = None
-        for chunk in client.chat.completions.create(model="router", messages=messages, stream=True, extra_body=extra):
-            if chunk.choices and chunk.choices[0].delta.content:
-                print(chunk.choices[0].delta.content, end="", flush=True)
-            metadata = (chunk.model_extra or {}).get("router_metadata", metadata)
-        print()
-    else:
-        completion = client.chat.completions.create(model="router", messages=messages, extra_body=extra)
-        print(completion.choices[0].message.content)
-        metadata = completion.model_extra["router_metadata"]
-
-    summary = {k: metadata[k] for k in ("routing_strategy", "model_used", "models_called", "turns_used", "total_cost")}
-    print(json.dumps(summary, indent=2))
+    metadata = None
+    try:
+        if args.stream:
+            stream = client.chat.completions.create(model="router", messages=messages, stream=True, extra_body=extra)
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    print(chunk.choices[0].delta.content, end="", flush=True)
+                # the last chunk before [DONE] carries the routing metadata
+                metadata = (chunk.model_extra or {}).get("router_metadata", metadata)
+            print()
+        else:
+            completion = client.chat.completions.create(model="router", messages=messages, extra_body=extra)
+            print(completion.choices[0].message.content)
+            metadata = (completion.model_extra or {}).get("router_metadata")
+    except APIError as exc:  # connection refused, 4xx/5xx: one line, not a traceback
+        print(f"request failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
+    if metadata is None:
+        print("the server sent no router_metadata (is it an xrouter server?)", file=sys.stderr)
+        return 1
+    keys = ("routing_strategy", "model_used", "models_called", "turns_used", "total_cost", "router_cost")
+    print(json.dumps({k: metadata.get(k) for k in keys}, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

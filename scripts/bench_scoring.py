@@ -13,19 +13,19 @@ already a separate sandboxed process. Figures are medians over --repeats runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+from xrouter.io import read_jsonl
 from xrouter.reward.sandbox import isolation_report
 from xrouter.reward.scorers import score
 
 
 def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for _, row in read_jsonl(path)]
 
 
 def math_items(data: Path, n: int) -> list[tuple[str, str]]:
@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--math-n", type=int, default=1000, help="number of math answers to score")
     parser.add_argument("--repeats", type=int, default=3, help="runs per configuration (the median is reported)")
     args = parser.parse_args()
+    if min(args.workers, args.math_n, args.repeats) < 1:
+        parser.error("--workers, --math-n and --repeats must be >= 1")
     print(f"sandbox: {isolation_report()}; cpu_count={os.cpu_count()} (shared machine: figures are noisy)")
     items = math_items(args.data, args.math_n)
     problems = _jsonl(args.data / "humaneval" / "HumanEval.jsonl")

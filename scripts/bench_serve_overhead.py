@@ -1,10 +1,11 @@
 """Router overhead of `xrouter serve`: latency through the server minus the direct target call.
 
-Starts, as separate processes on 127.0.0.1: the replay server (`xrouter replay serve`, the target),
+Starts, as separate processes on 127.0.0.1: the replay server (the app of `xrouter replay serve`, the target),
 a scripted router that answers instantly (turn 1: call the target, turn 2: select_response), and
-two `xrouter serve` instances: `http` (targets through LiteLLM to the replay server) and `inproc`
-(`--replay-data`, targets answered in-process). Then, at each concurrency level, it sends the same
-RouterBench queries (1) directly to the replay server with raw httpx, (2) directly to the scripted
+two `xrouter serve` instances: `http` (`--target-api-base`: targets over HTTP to the replay server through
+the call layer, which POSTs directly to OpenAI-compatible endpoints) and `inproc` (`--replay-data`, targets
+answered in-process). Then, at each concurrency level, it sends the same
+RouterBench queries (1) directly to the replay server with a raw aiohttp client, (2) directly to the scripted
 router (one router turn), (3) through each server, and reports median/p99 latency, the overhead
 (server − direct target call) and throughput.
 
@@ -59,6 +60,20 @@ def _wait(url: str, process: subprocess.Popen, timeout_s: float = 90.0) -> None:
         except httpx.TransportError:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not come up in {timeout_s:.0f}s")
+
+
+def _serve_replay(port: int, data: str) -> None:
+    """Child-process mode: the replay server app (`create_replay_app`, what `xrouter replay serve` runs) on `port`.
+
+    Started here with uvicorn's own listening socket so the baseline measures the app, not how a CLI binds.
+    """
+    import uvicorn
+
+    from xrouter.data.outcomes import load_outcomes
+    from xrouter.llm.replay import ReplayStore, create_replay_app
+
+    app = create_replay_app(ReplayStore(load_outcomes([Path(data)])))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def _serve_scripted(port: int, tool: str) -> None:
@@ -139,7 +154,7 @@ def _start(args: argparse.Namespace) -> tuple[dict[str, int], dict[str, subproce
     replay_base = f"http://127.0.0.1:{ports['replay']}/v1"
     router_cmd = [sys.executable, __file__, "--scripted-router-port", str(ports["router"])]
     processes = {
-        "replay": _spawn([*xr, "replay", "serve", "--data", args.data, "--port", str(ports["replay"])]),
+        "replay": _spawn([sys.executable, __file__, "--replay-port", str(ports["replay"]), "--data", args.data]),
         "router": _spawn([*router_cmd, "--tool", tool_name_for(args.model)]),
         "http": _spawn(
             [*xr, *common, "--catalog", catalog, "--port", str(ports["http"]), "--target-api-base", replay_base]
@@ -159,7 +174,7 @@ def _paths(args: argparse.Namespace, ports: dict[str, int]) -> dict[str, tuple[s
     return {
         "direct target (replay)": (url(ports["replay"]), [{"model": args.model, "messages": m} for m in user]),
         "router turn (scripted)": (url(ports["router"]), [{"model": "bench", "messages": m} for m in user]),
-        "serve, targets via LiteLLM+HTTP": (url(ports["http"]), [{"model": "router", "messages": m} for m in user]),
+        "serve, targets over HTTP": (url(ports["http"]), [{"model": "router", "messages": m} for m in user]),
         "serve, targets in-process": (url(ports["inproc"]), [{"model": "router", "messages": m} for m in user]),
     }
 
@@ -230,8 +245,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per level; req/s is their median")
     parser.add_argument("--out", help="also write the results as JSON to this file")
     parser.add_argument("--scripted-router-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--replay-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tool", default="call_gpt_4_1106_preview", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.replay_port:
+        _serve_replay(args.replay_port, args.data)
+        return 0
     if args.scripted_router_port:
         _serve_scripted(args.scripted_router_port, args.tool)
         return 0

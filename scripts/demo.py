@@ -39,7 +39,10 @@ def locate_data() -> tuple[list[Path], str]:
     env = os.environ.get("XROUTER_DATA")
     if env:
         path = Path(env)
-        files = sorted(path.glob("*_train.csv")) or sorted(path.glob("*.csv")) if path.is_dir() else [path]
+        if path.is_dir():  # a folder: its *_train.csv files, else every CSV in it
+            files = sorted(path.glob("*_train.csv")) or sorted(path.glob("*.csv"))
+        else:
+            files = [path]
         return files, f"$XROUTER_DATA={path}"
     shared = REPO.parent / "shared" / "data" / "routerbench_slices"
     if shared.is_dir() and sorted(shared.glob("*_train.csv")):
@@ -66,7 +69,8 @@ def main() -> int:
     files, where = locate_data()
     missing = [f for f in files if not f.exists()]
     if not files or missing:
-        console.print(f"[red]demo: no outcome data found ({where}); set XROUTER_DATA to a RouterBench CSV folder")
+        what = "no such file or folder" if missing else "no .csv file in that folder"
+        sys.stderr.write(f"demo: no outcome data ({where}): {what}; set XROUTER_DATA to a RouterBench CSV or folder\n")
         return 2
     console.rule("xrouter demo (offline: replay provider + learned router + benchmark)")
     console.print(f"data: {where}")
@@ -122,9 +126,10 @@ def _goal_line(console, bench_dir: Path) -> None:  # noqa: ANN001 - rich Console
     cheap = learned[learned["cost_per_1k_usd"] <= budget]
     pick = cheap["accuracy"].idxmax() if len(cheap) else learned["accuracy"].idxmax()
     console.rule("goal: the best single model's accuracy at <= 1/5 of its cost")
+    width = max(len(best), len(pick), len("oracle"))
     for name in (best, pick, "oracle"):
         row = pooled.loc[name]
-        console.print(f"{name:<45} accuracy {row['accuracy']:.3f}   ${row['cost_per_1k_usd']:.3f} per 1k queries")
+        console.print(f"{name:<{width}}  accuracy {row['accuracy']:.3f}   ${row['cost_per_1k_usd']:.3f} per 1k queries")
     row = pooled.loc[pick]
     ratio = pooled.at[best, "cost_per_1k_usd"] / max(row["cost_per_1k_usd"], 1e-12)
     console.print(f"learned router: {row['accuracy'] - pooled.at[best, 'accuracy']:+.3f} accuracy at 1/{ratio:.1f}"

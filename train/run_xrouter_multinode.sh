@@ -2,7 +2,12 @@
 # DAPO training of a Qwen2.5-7B-Instruct router on an existing multi-node Ray cluster (job submission).
 # Hardware: NNODES nodes x 8 x 80 GB GPUs with a shared filesystem for data and checkpoints.
 # Expected time (estimate; no GPU run was possible while writing this): step time scales down roughly with the node count (~15-20 min per 512x4 step on 4 nodes).
-# Cluster first (every node needs xrouter[gpu] installed, see REQUIRED_VERL.txt):
+# Cluster first (every node needs xrouter[gpu] installed, see REQUIRED_VERL.txt). Start Ray on every node with the
+# offline-env rule (HOME at a folder holding ray_bootstrap_config.yaml = `provider: {type: local}`, usage stats off),
+# or Ray's head probes cloud-metadata addresses:
+#   every node: export HF_HOME=${HF_HOME:-$HOME/.cache/huggingface} NETRC=${NETRC:-$HOME/.netrc}
+#               export HOME=$(mktemp -d) RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
+#               printf 'provider:\n  type: local\n' > "$HOME/ray_bootstrap_config.yaml"
 #   head:    ray start --head --port=6379 --dashboard-host=127.0.0.1
 #   workers: ray start --address=<head-ip>:6379
 # Launch (on the head):  NNODES=4 DATA_DIR=/shared/xrouter bash train/run_xrouter_multinode.sh [overrides]
@@ -21,10 +26,14 @@ CKPTS_DIR=${CKPTS_DIR:-/shared/ckpts/xrouter/qwen2.5-7b-${NNODES}nodes}
 CONFIG_DIR=${CONFIG_DIR:-$(python3 -c 'import os, xrouter.config as c; print(os.path.dirname(c.__file__))')}
 
 # ===== target-model backend of the tools: passed to every Ray worker through the job's runtime env =====
+# (replay: tools call XROUTER_TOOL_API_BASE from every node, so run `xrouter replay serve` on each node's 127.0.0.1)
 TOOL_BACKEND=${XROUTER_TOOL_BACKEND:-live}
 TOOL_API_BASE=${XROUTER_TOOL_API_BASE:-}
-RUNTIME_ENV=$(printf '{"env_vars": {"XROUTER_TOOL_BACKEND": "%s", "XROUTER_TOOL_API_BASE": "%s", "TOKENIZERS_PARALLELISM": "false"}}' \
-    "${TOOL_BACKEND}" "${TOOL_API_BASE}")
+TOOL_CATALOG=${XROUTER_CATALOG:-}
+TOOL_CACHE=${XROUTER_CACHE_PATH:-}
+export RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
+RUNTIME_ENV=$(printf '{"env_vars": {"XROUTER_TOOL_BACKEND": "%s", "XROUTER_TOOL_API_BASE": "%s", "XROUTER_CATALOG": "%s", "XROUTER_CACHE_PATH": "%s", "TOKENIZERS_PARALLELISM": "false", "RAY_USAGE_STATS_ENABLED": "0"}}' \
+    "${TOOL_BACKEND}" "${TOOL_API_BASE}" "${TOOL_CATALOG}" "${TOOL_CACHE}")
 if [ ! -f "${TOOL_CONFIG}" ]; then
     xrouter tools --models "$(python3 -c 'from xrouter.catalog import load_catalog; print(",".join(load_catalog().ids()))')" \
         --format verl --out "${TOOL_CONFIG}"

@@ -24,6 +24,14 @@ if [ ! -f "${TOOL_CONFIG}" ]; then
         --format verl --out "${TOOL_CONFIG}"
 fi
 
+# ===== Ray without cloud-metadata probes (offline-env rule): Ray's head reads ~/ray_bootstrap_config.yaml, so HOME
+# moves to a folder whose file says `provider: local`; the Hugging Face cache and the wandb login stay where they were =====
+export HF_HOME=${HF_HOME:-$HOME/.cache/huggingface}
+export NETRC=${NETRC:-$HOME/.netrc}
+RAY_HOME_DIR=${RAY_HOME_DIR:-$(mktemp -d)}
+printf 'provider:\n  type: local\n' > "${RAY_HOME_DIR}/ray_bootstrap_config.yaml"
+export HOME=${RAY_HOME_DIR} RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
+
 # ===== reward =====
 cost_lambda=${COST_LAMBDA:-3.0}
 

@@ -5,7 +5,12 @@
 # Expected time (estimate; no GPU run was possible while writing this): ~40-60 min per step at 512 prompts x 4 rollouts (target-API latency dominates with live
 #   tools; with the replay provider the rollout is GPU-bound); 2 epochs of 20k prompts ~ 3-4 days.
 # Launch:  DATA_DIR=~/data/xrouter bash train/run_xrouter_qwen2.5_7b_8gpu.sh [extra hydra overrides]
-# Hyperparameters follow the upstream xRouter recipe (lr 1e-6, clip 0.2/0.28, n=4, batch 512, λ=3, K=1, cost_max=0.8).
+# Hyperparameters follow the upstream xRouter recipe (lr 1e-6 with 10 warm-up steps, weight decay 0.1, grad clip 1,
+#   clip 0.2/0.28, token-mean, no KL, n=4, batch 512, mini-batch 128, prompt/response 16384/8192, max_model_len 32768,
+#   FSDP param+optimizer offload, rollout TP 1 at 0.7 GPU memory, λ=3, K=1, cost_max=0.8, max 3 turns).
+#   Deliberate differences: 2 epochs (the upstream README; its example script said 5), a checkpoint every 10 steps
+#   (not every step), validation before training, DAPO on `acc` = answer quality (the upstream overwrote acc with the
+#   shaped reward; use algorithm.filter_groups.metric=score for that), and verl 0.9.1's async rollout.
 set -xeuo pipefail
 
 # ===== paths =====
@@ -26,6 +31,14 @@ if [ ! -f "${TOOL_CONFIG}" ]; then
     xrouter tools --models "$(python3 -c 'from xrouter.catalog import load_catalog; print(",".join(load_catalog().ids()))')" \
         --format verl --out "${TOOL_CONFIG}"
 fi
+
+# ===== Ray without cloud-metadata probes (offline-env rule): Ray's head reads ~/ray_bootstrap_config.yaml, so HOME
+# moves to a folder whose file says `provider: local`; the Hugging Face cache and the wandb login stay where they were =====
+export HF_HOME=${HF_HOME:-$HOME/.cache/huggingface}
+export NETRC=${NETRC:-$HOME/.netrc}
+RAY_HOME_DIR=${RAY_HOME_DIR:-$(mktemp -d)}
+printf 'provider:\n  type: local\n' > "${RAY_HOME_DIR}/ray_bootstrap_config.yaml"
+export HOME=${RAY_HOME_DIR} RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
 
 # ===== reward (one xrouter block; reaches training and validation rewards) =====
 cost_lambda=${COST_LAMBDA:-3.0}

@@ -79,3 +79,17 @@ def test_length_report_histogram_covers_every_row():
     report = LengthReport(max_tokens=10, lengths=[1, 5, 9, 12, 30])
     assert sum(c for _, _, c in report.histogram(4)) == 5
     assert report.summary()["kept"] == 3 and report.summary()["max"] == 30
+
+
+def test_unreadable_parquet_and_bad_numbers_exit_2_before_tokenizing(cli, guru_dir, tmp_path, tiny_tokenizer):
+    """A corrupt parquet beside good ones is one line naming it; --max-tokens/--bins below 1 are usage errors."""
+    data = _preprocessed(cli, guru_dir, tmp_path)
+    (data / "broken.parquet").write_bytes(b"garbage")
+    code, _, err = cli("filter-length", "--data-dir", data, "--tokenizer", tiny_tokenizer, "--max-tokens", 50)
+    assert code == 2 and "broken.parquet: not a readable parquet file" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "train_filtered_50").exists()
+    (data / "broken.parquet").unlink()
+    base = ["filter-length", "--data-dir", data, "--tokenizer", tiny_tokenizer]
+    for extra in (["--max-tokens", 0], ["--max-tokens", 50, "--bins", 0]):
+        code, _, err = cli(*base, *extra)
+        assert code == 2 and "must be at least 1" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
@@ -36,6 +37,10 @@ def test_preprocess_writes_one_parquet_per_input_and_a_generation_config(cli, gu
         rows[0]["prompt"][0]["content"]
     )
     assert record["tier_ranges"]["premium"] == [1, 7]
+    assert record["catalog"]["tier_sizes"]["premium"] == len(catalog.by_tier("premium"))
+    assert record["catalog"]["tier_models"]["budget"] == [m.id for m in catalog.by_tier("budget")]
+    assert record["files"][0]["set_types"] == {"random": 10}
+    assert sum(record["files"][0]["pool_sizes"].values()) == 10
     assert "toy_8.parquet" in stdout
 
 
@@ -176,3 +181,74 @@ def test_jsonl_line_with_a_conflicting_type_is_named(cli, tmp_path, guru_rows, w
     write_jsonl(tmp_path / "in" / "a.jsonl", [*guru_rows[:3], {**guru_rows[3], "prompt": "just text"}])
     code, _, err = cli("preprocess", "--input-dir", tmp_path / "in", "--output-dir", tmp_path / "out")
     assert code == 2 and "a.jsonl: line 4: a field's type differs" in err
+
+
+def test_error_output_is_exactly_one_line(cli, tmp_path, guru_rows, write_jsonl):
+    """A data error prints one line on stderr (no stray progress-bar line before it)."""
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{**guru_rows[0], "prompt": [{"role": "user", "content": ""}]}])
+    code, _, err = cli("preprocess", "--input-dir", tmp_path / "in", "--output-dir", tmp_path / "out")
+    assert code == 2 and err.splitlines() == ["xrouter preprocess: error: " + f"{tmp_path}/in/a.jsonl: line 1: "
+                                              "empty prompt (no user message with text)"]  # fmt: skip
+
+
+def test_rows_without_usable_labels_are_named(cli, tmp_path, guru_rows, write_jsonl):
+    """A null reward_model, one without ground_truth, or an empty data_source exits 2 naming the line."""
+    cases = [
+        ({"reward_model": None}, "'reward_model' must be a mapping with a ground_truth"),
+        ({"reward_model": {"style": "rule"}}, "'reward_model' must be a mapping with a ground_truth"),
+        ({"data_source": ""}, "'data_source' must be a non-empty string"),
+    ]
+    for n, (change, message) in enumerate(cases):
+        folder = tmp_path / f"in{n}"
+        write_jsonl(folder / "a.jsonl", [guru_rows[0], {**guru_rows[1], **change}])
+        code, _, err = cli("preprocess", "--input-dir", folder, "--output-dir", tmp_path / f"out{n}")
+        assert code == 2 and f"a.jsonl: line 2: {message}" in err, err
+        assert not (tmp_path / f"out{n}").exists() or not list((tmp_path / f"out{n}").iterdir())
+
+
+def test_bad_folders_and_empty_inputs_exit_2(cli, guru_dir, tmp_path, guru_rows):
+    """Output folder that is a file or equals the input, empty parquet/JSONL inputs, negative sample counts."""
+    (tmp_path / "file").write_text("x")
+    code, _, err = cli("preprocess", "--input-dir", guru_dir, "--output-dir", tmp_path / "file")
+    assert code == 2 and "is a file" in err
+    code, _, err = cli("preprocess", "--input-dir", guru_dir, "--output-dir", guru_dir)
+    assert code == 2 and "must differ from --input-dir" in err
+    code, _, err = cli("preprocess", "--input-dir", guru_dir, "--output-dir", tmp_path / "o", "--max-num-samples", -1)
+    assert code == 2 and "--max-num-samples must be >= 0" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    pq.write_table(pa.Table.from_pylist(guru_rows).slice(0, 0), empty / "e.parquet")
+    code, _, err = cli("preprocess", "--input-dir", empty, "--output-dir", tmp_path / "o")
+    assert code == 2 and "e.parquet: no rows" in err
+    (empty / "e.parquet").unlink()
+    (empty / "e.jsonl").write_text("\n")
+    code, _, err = cli("preprocess", "--input-dir", empty, "--output-dir", tmp_path / "o")
+    assert code == 2 and "e.jsonl: no JSON lines" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_router_rows_are_not_preprocessed_twice(cli, guru_dir, tmp_path):
+    """Feeding an output folder back in is refused instead of wrapping the router prompt a second time."""
+    out = tmp_path / "out"
+    assert cli("preprocess", "--input-dir", guru_dir, "--output-dir", out, "--max-num-samples", "4")[0] == 0
+    (out / "generation_config.yaml").unlink()
+    code, _, err = cli("preprocess", "--input-dir", out, "--output-dir", tmp_path / "again")
+    assert code == 2 and "toy_4.parquet: already holds router training rows" in err
+
+
+def test_missing_column_in_a_later_file_fails_before_any_output(cli, tmp_path, guru_rows, write_jsonl):
+    """Every input's columns are checked first: nothing is written when the second file lacks a column."""
+    write_jsonl(tmp_path / "in" / "a.jsonl", guru_rows[:3])
+    write_jsonl(tmp_path / "in" / "b.jsonl", [{k: v for k, v in guru_rows[0].items() if k != "prompt"}])
+    code, _, err = cli("preprocess", "--input-dir", tmp_path / "in", "--output-dir", tmp_path / "out")
+    assert code == 2 and "b.jsonl: missing column(s) prompt" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_deprecated_fixed_set_percentage_is_accepted_with_a_warning(cli, guru_dir, tmp_path):
+    """The upstream's deprecated --fixed_set_percentage parses, warns, and changes nothing."""
+    base = ["preprocess", "--input-dir", guru_dir, "--max-num-samples", "6", "--use_fixed_sets"]
+    code, _, err = cli(*base, "--output-dir", tmp_path / "a", "--fixed_set_percentage", "0.9")
+    assert code == 0 and "--fixed-set-percentage is deprecated" in err
+    assert cli(*base, "--output-dir", tmp_path / "b")[0] == 0
+    assert _read(tmp_path / "a" / "toy_6.parquet") == _read(tmp_path / "b" / "toy_6.parquet")

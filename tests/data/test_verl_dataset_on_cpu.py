@@ -14,6 +14,8 @@ def test_rlhf_dataset_reads_the_rows_and_lifts_tools_kwargs(cli, guru_dir, tmp_p
     from transformers import AutoTokenizer
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
+    from xrouter.verl_plugin.episode import episode_from_row
+
     out = tmp_path / "train"
     assert cli("preprocess", "--input-dir", guru_dir, "--output-dir", out, "--max-num-samples", "6")[0] == 0
     config = OmegaConf.create(
@@ -37,3 +39,12 @@ def test_rlhf_dataset_reads_the_rows_and_lifts_tools_kwargs(cli, guru_dir, tmp_p
         assert sorted(tools) == sorted([*extra["tool_selection"], "select_response"])
         assert [tools[t]["create_kwargs"]["model_id"] for t in extra["tool_selection"]] == extra["model_pool"]
         assert tools["select_response"] == {"create_kwargs": {}}
+        # verl's ToolAgentLoop keeps only tool_selection's tools and then reads
+        # tools_kwargs[name]["create_kwargs"]: that lookup must work for every offered tool as stored.
+        for name in [*extra["tool_selection"], "select_response"]:
+            assert isinstance(item["tools_kwargs"][name].get("create_kwargs", {}), dict)
+        outside = {k for k, v in item["tools_kwargs"].items() if v is None}
+        assert outside and not outside & set(extra["tool_selection"])  # None only for tools outside the pool
+        episode = episode_from_row(extra, max_turns=3)  # what the xrouter_agent loop builds from the row
+        assert (episode.query_id, episode.mode) == (extra["query_id"], "agent")
+        assert episode.user_messages == extra["user_messages"]

@@ -218,3 +218,85 @@ async def test_reward_fields_agree_with_final_outcome(catalog):
     assert fields["xrouter_answer"] == "391" and fields["xrouter_num_turns"] == 2
     assert fields["xrouter_answer_model"] == "gpt-5-mini"
     json.dumps(traj.to_metadata())  # the metadata is JSON-serialisable
+
+
+async def test_select_of_a_failed_call_is_refused_listing_the_successful_ones(catalog):
+    """select_response naming a call that failed is refused; the router reads which calls succeeded."""
+    caller = FakeCaller({"gpt-5-mini": "FAIL", "gpt-4.1-nano": "390"})
+    steps = [
+        calls(("call_gpt_5_mini", PROMPT), ("call_gpt_4_1_nano", PROMPT)),
+        calls(("select_response", {"model_call_name": "call_gpt_5_mini"})),
+        calls(("select_response", {"model_call_name": "call_gpt_4_1_nano"})),
+    ]
+    eng, policy, _ = engine(catalog, steps, caller)
+    traj = await eng.run(USER)
+    refused = traj.turns[1].calls[0]
+    assert refused.error_kind == "select_unknown_call" and not refused.executed
+    assert "successful: call_gpt_4_1_nano" in last_tool_messages(policy)[-1]
+    assert traj.strategy == "select_response" and traj.answer == "390" and traj.outcome.valid
+
+
+async def test_select_response_in_simple_mode_is_an_unavailable_tool(catalog):
+    """Simple mode offers no select_response; calling it is refused like any unknown tool."""
+    steps = [calls(("select_response", {"model_call_name": "call_gpt_5_mini"})), text("391")]
+    eng, policy, caller = engine(catalog, steps, mode="simple")
+    traj = await eng.run(USER)
+    assert traj.turns[0].calls[0].error_kind == "unavailable_tool" and caller.received == []
+    assert "select_response" not in last_tool_messages(policy)[0].split("offered:")[1]
+    assert traj.strategy == "direct_response" and traj.answer == "391"
+
+
+async def test_unpriced_target_is_refused_under_a_budget_and_flagged_without_one(catalog, tmp_path):
+    """A model without a price cannot be checked against a budget; without a budget it runs, flagged unpriced."""
+    from xrouter.catalog import load_catalog
+
+    extra = tmp_path / "unpriced.yaml"
+    extra.write_text(
+        "models:\n  - id: mystery-model\n    litellm_model: openai/mystery\n    provider: local\n    tier: budget\n"
+        "    input_usd_per_mtok: null\n    output_usd_per_mtok: null\n    context_window: 32768\n"
+        "    max_output_tokens: 4096\n"
+    )
+    merged = load_catalog(extra, use_env=False)
+    caller = FakeCaller({"mystery-model": "42"}, cost_usd=None)
+    steps = [calls(("call_mystery_model", PROMPT)), text("42")]
+    budgeted = EpisodeEngine(ScriptedPolicy(steps), caller, merged, ["mystery-model"], EpisodeConfig())
+    traj = await budgeted.run(USER, RequestOptions(max_cost_usd=1.0))
+    assert traj.turns[0].calls[0].error_kind == "budget" and "no known price" in traj.turns[0].calls[0].output
+    assert caller.received == []
+    free = EpisodeEngine(ScriptedPolicy(steps), caller, merged, ["mystery-model"], EpisodeConfig())
+    meta = (await free.run(USER)).to_metadata()
+    assert meta["unpriced_calls"] == 1 and meta["call_history"][0]["priced"] is False
+    assert meta["target_models_cost"] == 0.0
+
+
+async def test_failed_delegation_in_simple_mode_lets_the_router_try_again(catalog):
+    """Simple mode: a failed delegation before the last turn is an error message; the next delegation answers."""
+    caller = FakeCaller({"gpt-5-mini": "FAIL", "gpt-4.1-nano": "390"})
+    steps = [calls(("call_gpt_5_mini", PROMPT)), calls(("call_gpt_4_1_nano", PROMPT))]
+    eng, policy, _ = engine(catalog, steps, caller, mode="simple", max_turns=2)
+    traj = await eng.run(USER)
+    assert last_tool_messages(policy)[0].startswith("[error] call to gpt-5-mini failed (server)")
+    assert traj.strategy == "delegate_to_model" and traj.answer == "390" and traj.outcome.valid
+    assert traj.to_metadata()["model_used"] == "gpt-4.1-nano" and traj.to_metadata()["turns_used"] == 2
+
+
+async def test_empty_router_text_is_no_answer_and_returns_the_newest_model_answer(catalog):
+    """A last turn with only a think block is invalid (no_answer); the user still gets the model's answer."""
+    steps = [calls(("call_gpt_5_mini", PROMPT)), text("<think>hmm</think>")]
+    eng, _, _ = engine(catalog, steps)
+    traj = await eng.run(USER)
+    assert traj.strategy == "no_answer" and not traj.outcome.valid and traj.answer == "391"
+
+
+async def test_turns_out_keeps_the_turns_of_an_episode_whose_router_fails(catalog):
+    """A policy failure on turn 2 propagates; the caller's turns_out still holds turn 1 and its cost."""
+    from xrouter.engine.policy import RouterPolicyError
+
+    def fail(messages):
+        raise RouterPolicyError("router endpoint answered HTTP 500")
+
+    eng, _, _ = engine(catalog, [calls(("call_gpt_5_mini", PROMPT)), fail])
+    turns: list = []
+    with pytest.raises(RouterPolicyError):
+        await eng.run(USER, turns_out=turns)
+    assert len(turns) == 1 and turns[0].calls[0].success and turns[0].calls[0].cost_usd == pytest.approx(0.002)

@@ -132,3 +132,34 @@ def test_bench_rejects_unknown_policy_oracle_on_live_and_live_outcome_tables(sli
             "--models", "gpt-5-nano", "--policy", "oracle"]  # fmt: skip
     assert main(args) == 2
     assert not (tmp_path / "y" / "samples.jsonl").exists()
+
+
+def test_bad_input_leaves_no_output_folder(slice30, tmp_path) -> None:
+    """Missing or repeated datasets, unknown models, missing router folders exit 2 before anything is written."""
+    cases = [
+        ["--dataset", str(tmp_path / "missing.csv"), "--policy", "oracle"],
+        ["--dataset", str(slice30), "--policy", "single:no-such-model"],
+        ["--dataset", str(slice30), "--policy", f"learned:{tmp_path / 'no-router'}"],
+        ["--dataset", str(slice30), "--policy", "router:"],
+        ["--dataset", str(slice30), "--dataset", str(slice30), "--policy", "oracle"],
+    ]
+    for n, case in enumerate(cases):
+        out = tmp_path / f"out{n}"
+        assert main(["bench", *case, "--out", str(out)]) == 2
+        assert not out.exists()
+
+
+def test_failed_queries_are_reported_under_the_table(slice30, tmp_path, capsys) -> None:
+    """A router that cannot be reached scores 0, and the run says how many queries failed and why."""
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago and has no listener now
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    args = ["bench", "--dataset", str(slice30), "--out", str(tmp_path), "--policy", f"router:{url}", "--limit", "2",
+            "--no-plot"]  # fmt: skip
+    assert main(args) == 0
+    stdout = capsys.readouterr().out
+    assert f"warning: router:{url}: 6 of 6 queries failed (scored 0, cost 0), e.g. router error" in stdout
+    summary = pd.read_csv(tmp_path / "summary.csv").query("dataset == 'all'")
+    assert summary["errors"].tolist() == [6] and summary["accuracy"].tolist() == [0.0]

@@ -57,3 +57,23 @@ def test_cache_backend_miss_is_a_failed_sample_not_a_live_call(shared_data, tmp_
     samples = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 2
     assert all(s["score"] == 0 and s["cost_usd"] == 0 and "cache" in s["error"] for s in samples)
+
+
+def test_preprocessed_parquet_runs_each_query_once(tmp_path) -> None:
+    """A verl parquet repeats a query once per model pool: bench calls each query once and keeps its messages."""
+    rows = []
+    for rep in range(3):  # three pool versions of the same two queries, as `xrouter preprocess` writes them
+        for n, (question, gold) in enumerate((("What is 2+3?", "5"), ("What is 4*4?", "16"))):
+            rows.append({"data_source": "openai/gsm8k", "reward_model": {"style": "rule", "ground_truth": gold},
+                         "extra_info": {"query_id": f"q{n}", "index": 2 * rep + n,
+                                        "user_messages": [{"role": "user", "content": question}]}})  # fmt: skip
+    parquet = tmp_path / "train.parquet"
+    pd.DataFrame(rows).to_parquet(parquet)
+    data = load_bench_data(parquet)
+    assert [(i.query_id, i.text, i.ground_truth) for i in data.items] == [("q0", "What is 2+3?", "5"),
+                                                                         ("q1", "What is 4*4?", "16")]  # fmt: skip
+    args = ["bench", "--backend", "cache", "--cache", str(tmp_path / "empty.sqlite"), "--dataset", str(parquet),
+            "--policy", f"single:{CHEAP}", "--out", str(tmp_path / "run"), "--no-plot"]  # fmt: skip
+    assert main(args) == 0
+    assert len((tmp_path / "run" / "samples.jsonl").read_text().splitlines()) == 2
+    assert pd.read_csv(tmp_path / "run" / "summary.csv")["n"].tolist() == [2]

@@ -123,3 +123,43 @@ def test_serve_learned_policy_through_router_bench_policy(slice30, knn_dir, embe
         assert s["error"] is None and s["models"] == [model] and s["calls"] == 1
         assert s["score"] == scores.at[s["query_id"], model]
         assert s["cost_usd"] == pytest.approx(costs.at[s["query_id"], model], abs=1e-9)
+
+
+def test_fit_router_rejects_bad_settings_before_embedding(slice30, tmp_path, monkeypatch) -> None:
+    """--k 0, --hidden 0 and --quality-scale 0 exit 2 without loading the sentence model or writing the folder."""
+    from xrouter.eval import embed
+
+    def no_embedding(*args, **kwargs):
+        raise AssertionError("embedded before checking the settings")
+
+    monkeypatch.setattr(embed.Embedder, "encode", no_embedding)
+    for flags in (["--k", "0"], ["--kind", "mlp", "--hidden", "0"], ["--quality-scale", "0"]):
+        out = tmp_path / flags[-2].strip("-")
+        assert main(["fit-router", "--data", str(slice30), "--out", str(out), *flags]) == 2
+        assert not out.exists()
+
+
+async def test_learned_policy_tries_the_next_model_after_a_failed_call(knn_dir) -> None:
+    """After an `[error]` tool response the learned policy calls the next-best untried model, then selects it."""
+    from xrouter.catalog import tool_name_for
+    from xrouter.eval.serve_policy import LearnedRouterPolicy
+
+    class FixedEmbedder:
+        def encode(self, texts):
+            vec = np.ones((len(texts), 384), dtype=np.float32)
+            return vec / np.linalg.norm(vec, axis=1, keepdims=True)
+
+    router = LearnedRouter.load(knn_dir)
+    policy = LearnedRouterPolicy(router, 100.0, name="learned", embedder=FixedEmbedder())
+    tools = [{"function": {"name": tool_name_for(m)}} for m in router.models] + [
+        {"function": {"name": "select_response"}}
+    ]
+    chat = [{"role": "system", "content": "router"}, {"role": "user", "content": "USER REQUEST:\nWhat is 2+2?"}]
+    first = (await policy.next_turn(chat, tools)).tool_calls[0].name
+    chat += [{"role": "assistant", "tool_calls": [{"function": {"name": first}}]},
+             {"role": "tool", "content": f"[error] call to {first} failed (server): boom"}]  # fmt: skip
+    second = (await policy.next_turn(chat, tools)).tool_calls[0].name
+    assert second != first and second.startswith("call_")
+    chat += [{"role": "assistant", "tool_calls": [{"function": {"name": second}}]}, {"role": "tool", "content": "4"}]
+    final = (await policy.next_turn(chat, tools)).tool_calls[0]
+    assert final.name == "select_response" and json.loads(final.arguments)["model_call_name"] == second

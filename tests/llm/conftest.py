@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from xrouter.catalog import Catalog, load_catalog
 from xrouter.data.outcomes import OutcomeTable, load_outcomes
 from xrouter.llm.client import RetryConfig
 from xrouter.llm.replay import ReplayStore, create_replay_app
@@ -18,6 +19,22 @@ from xrouter.serve.background import BackgroundServer
 
 # Tiny backoffs keep failure tests fast; the generous total budget absorbs LiteLLM's cold start on a loaded CPU.
 FAST_RETRY = RetryConfig(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, total_timeout_s=60.0, jitter=0.5)
+
+
+OPENAI_PREFIXED = """
+models:
+  - {id: gpt-5, litellm_model: openai/gpt-5}
+  - {id: gpt-5-mini, litellm_model: openai/gpt-5-mini}
+  - {id: gpt-4o, litellm_model: openai/gpt-4o}
+"""
+
+
+@pytest.fixture(scope="session")
+def catalog(tmp_path_factory) -> Catalog:
+    """Shipped catalog with openai/ ids (so an api_base makes them OpenAI-compatible endpoints)."""
+    path = tmp_path_factory.mktemp("catalog") / "override.yaml"
+    path.write_text(OPENAI_PREFIXED)
+    return load_catalog(path, use_env=False)
 
 
 @pytest.fixture(scope="session")
@@ -46,12 +63,27 @@ class Script:
     steps: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    in_flight: dict[str, int] = field(default_factory=dict)  # requests being answered, per model
+    peak: dict[str, int] = field(default_factory=dict)  # most requests in flight at once, per model ("*": all)
 
     def reset(self, *steps: str) -> None:
         """Load new steps and forget recorded requests."""
         self.steps[:] = list(steps)
         self.requests.clear()
         self.headers.clear()
+        self.in_flight.clear()
+        self.peak.clear()
+
+    def enter(self, model: str) -> None:
+        """Count one more request in flight for `model` and overall."""
+        for name in (model, "*"):
+            self.in_flight[name] = self.in_flight.get(name, 0) + 1
+            self.peak[name] = max(self.peak.get(name, 0), self.in_flight[name])
+
+    def leave(self, model: str) -> None:
+        """One request of `model` answered."""
+        for name in (model, "*"):
+            self.in_flight[name] -= 1
 
 
 def _ok(body: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +122,12 @@ def scripted_app(script: Script) -> FastAPI:
         script.headers.append(dict(request.headers))
         step = script.steps.pop(0) if script.steps else "ok"
         if step.startswith("slow:"):
-            await asyncio.sleep(float(step.split(":", 1)[1]))
+            model = str(body.get("model"))
+            script.enter(model)
+            try:
+                await asyncio.sleep(float(step.split(":", 1)[1]))
+            finally:
+                script.leave(model)
             step = "ok"
         if step == "ok":
             return JSONResponse(_ok(body))

@@ -6,10 +6,13 @@ import multiprocessing as mp
 import os
 import signal
 import sqlite3
+import time
 
 import pytest
 
 from tests.llm.conftest import FAST_RETRY
+from tests.llm.workers import result as _result
+from tests.llm.workers import write_cache_entries, write_cache_forever
 from xrouter.catalog import Usage, load_catalog
 from xrouter.errors import DataError, UsageError
 from xrouter.llm.cache import ResponseCache, cache_key
@@ -17,10 +20,6 @@ from xrouter.llm.client import LLMClient
 from xrouter.llm.types import CallError, CallResult
 
 MESSAGES = [{"role": "user", "content": "name a prime"}]
-
-
-def _result(text: str = "7", cost: float = 0.002) -> CallResult:
-    return CallResult("gpt-4o", text, True, usage=Usage(10, 5), cost_usd=cost, spent_usd=cost, provider="openai")
 
 
 def test_key_is_canonical_and_sensitive_to_every_field():
@@ -78,18 +77,12 @@ def test_unreadable_entry_falls_back_to_a_miss(tmp_path):
     assert cache.get("k") is None
 
 
-def _writer(path: str, worker: int, count: int) -> None:
-    cache = ResponseCache(path)
-    for i in range(count):
-        assert cache.put(f"{worker}-{i}", _result(text=f"{worker}-{i}"))
-
-
 def test_eight_processes_writing_concurrently_lose_nothing(tmp_path):
     """8 processes x 40 writes: every entry is readable afterwards."""
     path = str(tmp_path / "c.db")
     ResponseCache(path).close()
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, w, 40)) for w in range(8)]
+    procs = [ctx.Process(target=write_cache_entries, args=(path, w, 40)) for w in range(8)]
     for p in procs:
         p.start()
     for p in procs:
@@ -100,22 +93,15 @@ def test_eight_processes_writing_concurrently_lose_nothing(tmp_path):
     assert all(cache.get(f"{w}-{i}").text == f"{w}-{i}" for w in range(8) for i in range(40))
 
 
-def _endless_writer(path: str) -> None:
-    cache = ResponseCache(path)
-    i = 0
-    while True:
-        cache.put(f"k{i}", _result(text="x" * 2000))
-        i += 1
-
-
 def test_killed_writer_leaves_a_readable_database(tmp_path):
     """SIGKILL in the middle of writes: the database opens and serves what was committed."""
     path = str(tmp_path / "c.db")
     ResponseCache(path).put("before", _result())
-    proc = mp.get_context("spawn").Process(target=_endless_writer, args=(path,))
+    proc = mp.get_context("spawn").Process(target=write_cache_forever, args=(path,))
     proc.start()
     deadline_rows = 0
-    for _ in range(200):  # wait until the writer has committed some rows
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the writer has committed some rows
         deadline_rows = len(ResponseCache(path, "read"))
         if deadline_rows > 20:
             break
@@ -149,3 +135,58 @@ def test_key_separates_endpoints_and_follows_catalog_constraints():
     live = cache_key(cache_fields(spec, MESSAGES, low))
     assert live == cache_key(cache_fields(spec, MESSAGES, high))
     assert live != cache_key(cache_fields(spec, MESSAGES, low, "http://127.0.0.1:8100/v1"))
+
+
+def test_key_format_is_stable():
+    """The key is SHA-256 of documented canonical JSON: a change here silently invalidates every cache."""
+    from xrouter.llm.cache import canonical_json
+
+    fields = {
+        "model": "openai/gpt-4o",
+        "api_base": None,
+        "messages": [{"role": "user", "content": "héllo"}],
+        "params": {"temperature": 0.5, "max_tokens": 10},
+    }
+    expected = '{"api_base":null,"messages":[{"content":"héllo","role":"user"}],"model":"openai/gpt-4o",'
+    assert canonical_json(fields) == expected + '"params":{"max_tokens":10,"temperature":0.5}}'
+    assert cache_key(fields) == "1d702f5508e7b1d984efe06ec83bad6e3eea0101b550798c65548aa3f3a32b75"
+
+
+async def test_locked_database_falls_back_to_live_calls_without_stalling_the_loop(scripted, catalog, tmp_path):
+    """Another process holding the write lock: hits still served, misses answered live, the event loop keeps running."""
+    import asyncio
+
+    url, script = scripted
+    path = tmp_path / "c.db"
+    cache = ResponseCache(path, busy_timeout_s=0.6, lock_cooldown_s=60)
+    client = LLMClient(catalog, api_base=url, retry=FAST_RETRY, cache=cache)
+    stored = await client.call("gpt-4o", MESSAGES)
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    locker.execute("INSERT INTO responses VALUES ('other', 'm', 0, '{}')")
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            gaps.append(time.monotonic() - last)
+            last = time.monotonic()
+
+    ticking = asyncio.ensure_future(ticker())
+    try:
+        hit = await client.call("gpt-4o", MESSAGES)
+        started = time.monotonic()
+        live = await client.call("gpt-4o", [{"role": "user", "content": "another question"}])
+        first_store_s = time.monotonic() - started
+        started = time.monotonic()
+        paused = await client.call("gpt-4o", [{"role": "user", "content": "a third question"}])
+        paused_store_s = time.monotonic() - started
+    finally:
+        ticking.cancel()
+        locker.execute("ROLLBACK")
+    assert stored.success and hit.cache_hit and hit.text == stored.text
+    assert live.success and not live.cache_hit and paused.success and len(script.requests) == 3
+    assert first_store_s >= 0.6 and paused_store_s < 0.5  # one wait for the lock, then stores pause
+    assert max(gaps) < 0.3  # the 0.6 s wait happened off the event loop
+    assert len(ResponseCache(path, "read")) == 1  # nothing half-written while locked

@@ -14,22 +14,6 @@ from xrouter.llm.ledger import Ledger, read_ledger
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2?"}]
 
 
-OVERRIDE = """
-models:
-  - {id: gpt-5, litellm_model: openai/gpt-5}
-  - {id: gpt-5-mini, litellm_model: openai/gpt-5-mini}
-  - {id: gpt-4o, litellm_model: openai/gpt-4o}
-"""
-
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory):
-    """Shipped catalog with openai/ ids (so an api_base makes them OpenAI-compatible endpoints)."""
-    path = tmp_path_factory.mktemp("catalog") / "override.yaml"
-    path.write_text(OVERRIDE)
-    return load_catalog(path, use_env=False)
-
-
 @pytest.fixture(params=["auto", "litellm"])
 def transport(request) -> str:
     """Run a test through the direct HTTP transport and through LiteLLM (imported here, not inside a timing)."""
@@ -207,3 +191,70 @@ async def test_per_model_endpoint_gets_id_headers_but_no_metadata(scripted, tmp_
     result = await client.call("gpt-4o", MESSAGES, query_id="q1")
     assert result.success and script.headers[-1]["x-xrouter-query-id"] == "q1"
     assert "metadata" not in script.requests[-1] and script.requests[-1]["model"] == "gpt-4o"
+
+
+async def test_per_model_concurrency_limit_caps_requests_in_flight(scripted, catalog):
+    """With a limit of 2, at most 2 requests per model reach the server at once; models do not share slots."""
+    import asyncio
+
+    url, script = scripted
+    script.reset(*["slow:0.25"] * 10)
+    client = LLMClient(catalog, api_base=url, retry=FAST_RETRY, max_concurrency_per_model=2)
+    calls = [client.call(model, MESSAGES) for model in ("gpt-4o",) * 6 + ("gpt-5",) * 4]
+    results = await asyncio.gather(*calls)
+    assert all(r.success for r in results) and len(script.requests) == 10
+    assert script.peak["gpt-4o"] == 2 and script.peak["gpt-5"] == 2 and script.peak["*"] == 4
+
+
+async def test_waiting_for_a_slot_counts_against_the_total_budget(scripted, catalog):
+    """A call queued behind a slow one gives up when the total budget is spent, saying why."""
+    import asyncio
+
+    url, script = scripted
+    script.reset("slow:5")
+    client = LLMClient(catalog, api_base=url, retry=RetryConfig(max_attempts=1), max_concurrency_per_model=1)
+    first = asyncio.ensure_future(client.call("gpt-4o", MESSAGES, timeout_s=10))
+    await asyncio.sleep(0.05)  # the first call now holds the only slot, with the default 300 s budget
+    client.retry = RetryConfig(max_attempts=1, total_timeout_s=0.5)
+    started = time.monotonic()
+    queued = await client.call("gpt-4o", MESSAGES)
+    waited = time.monotonic() - started
+    first.cancel()
+    assert not queued.success and queued.error.kind == "timeout" and queued.attempts == 0
+    assert "no free slot for gpt-4o" in queued.router_view() and 0.5 <= waited < 0.5 + 0.3
+    assert len(script.requests) == 1
+
+
+async def test_connection_refused_is_retried_then_reported(catalog, transport):
+    """Nothing listening: every attempt is a connection failure, retried up to max_attempts, then a result."""
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = LLMClient(catalog, api_base=f"http://127.0.0.1:{port}/v1", retry=FAST_RETRY, transport=transport)
+    result = await client.call("gpt-4o", MESSAGES)
+    assert not result.success and result.error.kind == "connection" and result.attempts == FAST_RETRY.max_attempts
+
+
+async def test_bad_arguments_are_bad_request_results_without_traffic(scripted, catalog, tmp_path):
+    """Malformed messages or sampling arguments never raise and never reach the provider."""
+    from xrouter.llm.cache import ResponseCache
+
+    url, script = scripted
+    client = LLMClient(catalog, api_base=url, retry=FAST_RETRY, cache=ResponseCache(tmp_path / "c.db"))
+    bad_calls = [
+        ("hello", {}),
+        ([], {}),
+        ([{"content": "no role"}], {}),
+        (MESSAGES, {"temperature": "hot"}),
+        (MESSAGES, {"max_tokens": "many"}),
+        (MESSAGES, {"timeout_s": -1.0}),
+    ]
+    for messages, kwargs in bad_calls:
+        result = await client.call("gpt-4o", messages, **kwargs)  # type: ignore[arg-type]
+        assert not result.success and result.error.kind == "bad_request" and result.attempts == 0, (messages, kwargs)
+    assert script.requests == []
+    # Content the cache cannot key (not JSON) skips the cache instead of raising out of the call.
+    odd = await client.call("gpt-4o", [{"role": "user", "content": {1, 2}}])
+    assert not odd.success and odd.error.kind != "bad_request"

@@ -102,3 +102,38 @@ def test_cli_record_from_replay_server_then_replay_gives_the_same_answers(replay
     assert (recorded["cost_usd"] - source["cost_usd"]).abs().max() < 1e-12
     assert main([*args, "--out", str(out), "--catalog", str(catalog_file)]) == 0  # resume: nothing new
     assert len(load_outcomes(out).frame) == 6
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["record", "--queries", str(empty), "--models", "claude-v2", "--out", str(out)]) == 2
+    assert main([*args[:-4], "--limit", "0", "--models", "claude-v2", "--out", str(out)]) == 2
+
+
+def test_killed_concurrent_ledger_writers_leave_only_whole_lines(tmp_path):
+    """3 processes append to one ledger and are SIGKILLed mid-stream: every line but a torn last one is whole."""
+    import multiprocessing as mp
+    import os
+    import signal
+    import time
+
+    from tests.llm.workers import append_ledger_forever
+
+    path = tmp_path / "ledger.jsonl"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=append_ledger_forever, args=(str(path), w)) for w in range(3)]
+    for proc in procs:
+        proc.start()
+    deadline = time.monotonic() + 60
+    busy = [tmp_path / f"ledger.jsonl.{w}.busy" for w in range(3)]
+    while time.monotonic() < deadline and not all(marker.exists() for marker in busy):
+        time.sleep(0.02)  # kill only once every writer is appending, so the kill lands mid-stream for all
+    for proc in procs:
+        os.kill(proc.pid, signal.SIGKILL)
+    for proc in procs:
+        proc.join()
+    records = list(read_ledger(path))  # raises DataError on any torn or interleaved line before the last
+    writers = {r["request_id"].split("-")[0] for r in records}
+    assert len(records) > 500 and writers == {"0", "1", "2"}
+    assert all(len(r["note"]) == 1000 + 37 * int(r["request_id"].split("-")[0]) for r in records)
+    for worker in writers:  # each writer's lines are in order with no gap: nothing lost but the line in flight
+        numbers = [int(r["request_id"].split("-")[1]) for r in records if r["request_id"].startswith(f"{worker}-")]
+        assert numbers == list(range(len(numbers)))

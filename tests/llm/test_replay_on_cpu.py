@@ -67,6 +67,8 @@ async def test_in_process_caller_matches_recording(replay_store, mbpp_table):
     assert result.spent_usd == 0.0 and result.provider == "replay" and result.request_id == "r"
     miss = await caller.call(row.model, [{"role": "user", "content": "???"}])
     assert not miss.success and miss.error.kind == "not_found"
+    broken = await caller.call(row.model, None)  # type: ignore[arg-type]
+    assert not broken.success and broken.error.kind == "bad_request"
 
 
 def test_unknown_model_in_a_user_table_gets_a_derived_catalog_entry(tmp_path):
@@ -164,34 +166,60 @@ async def test_in_process_caller_accepts_tool_names_and_reports_catalog_ids(repl
 
 
 def test_cli_replay_serve_answers_over_http(shared_data, mbpp_table):
-    """`xrouter replay serve` in its own process answers a recorded query and stops cleanly."""
+    """`xrouter replay serve --port 0` in its own process prints the port it got, answers there, stops cleanly."""
     import os
-    import socket
+    import re
     import subprocess
     import sys
-    import time
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     data = str(shared_data / "routerbench_slices" / "mbpp_train.csv")
-    cmd = [sys.executable, "-m", "xrouter.cli.main", "replay", "serve", "--data", data, "--port", str(port)]
+    cmd = [sys.executable, "-m", "xrouter.cli.main", "replay", "serve", "--data", data, "--port", "0"]
     proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                time.sleep(0.2)
+        banner = proc.stdout.readline().decode()  # printed once the data is loaded and the port is bound
+        assert "replaying 3289 recorded answers" in banner, proc.stderr.read().decode() if not banner else banner
+        base = re.search(r"(http://127\.0\.0\.1:\d+/v1)", banner).group(1)
+        assert not base.endswith(":0/v1")
         row = _row(mbpp_table, "gpt-4-1106-preview", 9)
         body = {"model": row.model, "messages": [{"role": "user", "content": row.query_text}]}
-        answer = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=10).json()
+        answer = httpx.post(f"{base}/chat/completions", json=body, timeout=30).json()
         assert answer["choices"][0]["message"]["content"] == row.response
         assert answer["usage"]["cost"] == row.cost_usd
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    assert b"replaying 3289 recorded answers" in proc.stdout.read()
+    assert proc.returncode in (0, -15) and b"Traceback" not in proc.stderr.read()  # uvicorn re-raises SIGTERM
+
+
+def test_cli_replay_serve_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    """An unreadable --data file, a busy port and a bad --keep-alive each give one error line and exit 2."""
+    import socket
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["replay", "serve", "--data", str(empty), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "empty.csv" in err and "Traceback" not in err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["replay", "serve", "--data", str(empty), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"127.0.0.1:{port}" in err and "--port" in err
+    assert main(["replay", "serve", "--data", str(empty), "--keep-alive", "0"]) == 2
+    assert "--keep-alive" in capsys.readouterr().err
+
+
+def test_replay_serve_socket_is_tcp_so_answers_are_not_delayed():
+    """The pre-bound socket says TCP, so asyncio turns Nagle off on accepted connections (else ~40 ms per answer)."""
+    import socket
+
+    from xrouter.cli.replay import _bind
+
+    with _bind("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[1] > 0
+        with socket.create_connection(sock.getsockname(), timeout=5):
+            accepted, _ = sock.accept()  # listening already: a client connecting right after the banner waits
+            with accepted:
+                assert accepted.proto == socket.IPPROTO_TCP

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
+from xrouter.io import read_jsonl
+
 
 def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for _, row in read_jsonl(path)]
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +41,9 @@ def gsm8k_solutions(evalsets: Path) -> list[dict]:
 def mmlu_stem(evalsets: Path) -> list[dict]:
     """MMLU-STEM items (question, choices, 0-based answer index)."""
     return _jsonl(evalsets / "mmlu_stem" / "test.jsonl")
+
+
+@pytest.fixture(scope="session")
+def aime24(evalsets: Path) -> list[dict]:
+    """The 30 AIME 2024 problems with reference solutions and integer answers."""
+    return _jsonl(evalsets / "aime24" / "test.jsonl")

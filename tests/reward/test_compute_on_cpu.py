@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from xrouter.reward import compute_score
@@ -37,6 +39,14 @@ CASES = [
         1.0,
     ),
     ("over budget hits cost_max", _traj(cost=2.0), {"cost_lambda": 3.0, "cost_max": 0.8}, 0.2, 1.0),
+    ("reward_K kwarg sets K", _traj(cost=0.1), {"reward_K": 2.0, "cost_lambda": 1.0, "shaping": "xrouter"}, 1.9, 1.0),
+    (
+        "log shaping by kwarg",
+        _traj(cost=0.01),
+        {"shaping": "log", "cost_lambda": 0.5, "cost_scale": 0.01},
+        1.0 - 0.5 * math.log(2),
+        1.0,
+    ),  # fmt: skip
     ("invalid trajectory scores 0 even if text is right", _traj(valid=False, finish="no_answer"), {}, 0.0, 0.0),
 ]
 
@@ -94,3 +104,29 @@ def test_replayed_rows_without_gold_use_recorded_correctness():
     own_text = compute_score("mbpp", "", "", {**base, "xrouter_answer_model": None})
     assert (selected_good["acc"], selected_bad["acc"], own_text["acc"]) == (1.0, 0.0, 0.0)
     assert selected_good["score"] > selected_bad["score"]
+
+
+def test_recorded_rows_with_a_missing_outcome_score_zero_not_nan():
+    """A recorded model without a score (None/NaN, missing outcome) scores 0 instead of breaking the reward."""
+    recorded = [{"model": "a", "score": float("nan")}, {"model": "b", "score": None}, {"model": "c", "score": 1.0}]
+    extra = {"recorded": recorded, "xrouter_answer": "x"}
+    for model, acc in (("a", 0.0), ("b", 0.0), ("c", 1.0)):
+        assert compute_score("mbpp", "", "", {**extra, "xrouter_answer_model": model})["acc"] == acc
+
+
+def test_code_row_without_tests_and_without_recordings_raises():
+    """An empty code ground truth is not "no tests, so it passes": it raises unless recorded scores exist."""
+    with pytest.raises(ValueError, match="code ground truth has no tests"):
+        compute_score("mbpp", "def f():\n    return 1\n", "")
+
+
+def test_array_ground_truths_from_parquet_are_scored():
+    """verl hands over parquet values: an answer list as a numpy array is scored, an empty one means "no gold"."""
+    import numpy as np
+
+    golds = np.array(["1/2", "0.5"], dtype=object)
+    assert compute_score("math", "so p = \\boxed{0.5}", golds)["acc"] == 1.0
+    assert compute_score("mmlu_stem", "The answer is (A)", np.int64(0), {"choices": ["x", "y"]})["acc"] == 1.0
+    recorded = np.array([{"model": "a", "score": 1.0, "cost_usd": 0.001}], dtype=object)
+    no_gold = {"recorded": recorded, "xrouter_answer_model": "a", "xrouter_answer": "x"}
+    assert compute_score("mbpp", "", np.array([], dtype=object), no_gold)["acc"] == 1.0

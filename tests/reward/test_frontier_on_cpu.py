@@ -40,15 +40,20 @@ def _independent_oracle(paths: list[Path]) -> tuple[float, float, int, int]:
     return correct / kept, 1000 * total_cost / kept, kept, dropped
 
 
-def test_frontier_cli_oracle_matches_independent_computation(train_csvs, tmp_path):
+def test_frontier_cli_oracle_matches_independent_computation(train_csvs, tmp_path, capsys):
     """`xrouter frontier` writes frontier.csv/png; its oracle row equals a hand-rolled cheapest-correct oracle."""
     out = tmp_path / "fr"
     code = main(["frontier", "--data", *map(str, train_csvs), "--lambdas", "0,0.5,1,2,3,5", "--out", str(out)])
     assert code == 0
-    rows = list(csv.DictReader((out / "frontier.csv").open()))
+    with (out / "frontier.csv").open() as handle:
+        reader = csv.DictReader(handle)
+        assert {"policy", "lambda", "accuracy", "cost_per_1k_usd"} <= set(reader.fieldnames or [])
+        rows = list(reader)
     assert (out / "frontier.png").stat().st_size > 10_000
     accuracy, per_1k, kept, dropped = _independent_oracle(train_csvs)
     assert (kept, dropped) == (2205, 20)
+    printed = capsys.readouterr().out
+    assert "reward frontier" in printed and f"{kept} queries x 11 models; {dropped} queries dropped" in printed
     oracle = next(r for r in rows if r["policy"] == "oracle")
     assert float(oracle["accuracy"]) == pytest.approx(accuracy, abs=1e-12)
     assert float(oracle["cost_per_1k_usd"]) == pytest.approx(per_1k, rel=1e-9)
@@ -77,10 +82,25 @@ def test_linear_shaping_trades_accuracy_for_cost_as_lambda_grows(train_csvs):
     assert shares.to_numpy() == pytest.approx(1.0)
 
 
-def test_frontier_cli_rejects_bad_input(tmp_path):
-    """A missing file or a bad λ list exits 2 with a message."""
-    assert main(["frontier", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path)]) == 2
-    assert main(["frontier", "--data", str(tmp_path), "--lambdas", "a,b"]) == 2
+@pytest.mark.parametrize(
+    "extra,message",
+    [(["--data", "{tmp}/nope.csv"], "nope.csv: no such file or folder"),
+     (["--data", "{tmp}/bad.csv"], "bad.csv: missing column"),
+     (["--data", "{csv}", "--lambdas", "a,b"], "--lambdas: expected comma-separated numbers"),
+     (["--data", "{csv}", "--lambdas", "1,-2"], "--lambdas: values must be finite numbers >= 0"),
+     (["--data", "{csv}", "--cost-scale", "0"], "cost_scale=0.0 must be > 0"),
+     (["--data", "{csv}", "--lambdas", "1", "--out", "{tmp}/bad.csv"], "exists and is not a folder")],
+    ids=["missing file", "not an outcome file", "lambdas not numbers", "negative lambda", "bad cost scale", "out is a file"],
+)  # fmt: skip
+def test_frontier_cli_rejects_bad_input(extra, message, train_csvs, tmp_path, capsys):
+    """Bad --data / --lambdas / reward flags / --out: one line on stderr, exit 2, nothing written."""
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    out = tmp_path / "out"
+    args = [a.format(tmp=tmp_path, csv=train_csvs[0]) for a in extra]
+    code = main(["frontier", "--out", str(out), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not out.exists()
 
 
 def test_frontier_on_an_xrouter_outcome_table_drops_incomplete_queries(tmp_path):

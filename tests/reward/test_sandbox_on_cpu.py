@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,7 @@ def _score_attack(code: str, limits: SandboxLimits = FAST) -> float:
 
 
 def _uid_processes(uid: int) -> list[int]:
+    """Live (not zombie) processes owned by `uid`: a killed orphan stays a zombie when PID 1 does not reap."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -45,10 +47,18 @@ def _uid_processes(uid: int) -> list[int]:
                 status = (entry / "status").read_text()
             except OSError:
                 continue
-            uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
-            if str(uid) in uids:
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if str(uid) in fields["Uid"].split() and not fields["State"].strip().startswith("Z"):
                 pids.append(int(entry.name))
     return pids
+
+
+def _survivors(uid: int, within_s: float = 5.0) -> list[int]:
+    """Live processes of `uid` still there after `within_s` (SIGKILL is delivered asynchronously)."""
+    deadline = time.monotonic() + within_s
+    while (alive := _uid_processes(uid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive
 
 
 def test_sandbox_runs_code_in_another_process():
@@ -59,9 +69,11 @@ def test_sandbox_runs_code_in_another_process():
 
 
 def test_infinite_loop_is_killed_on_timeout(still_works):
-    """while True: pass ends at the wall-clock limit and scores 0."""
+    """A busy loop (CPU limit) and a sleeping loop (wall-clock limit only) both end and score 0."""
     result = run_python("while True:\n    pass", limits=SandboxLimits(timeout_s=1.0))
     assert result.status in ("timeout", "killed") and result.duration_s < 5
+    sleeper = run_python("import time\nwhile True:\n    time.sleep(0.05)", limits=SandboxLimits(timeout_s=1.0))
+    assert sleeper.status == "timeout" and sleeper.duration_s < 5
     assert _score_attack("while True:\n    pass") == 0.0
     still_works()
 
@@ -72,9 +84,33 @@ def test_fork_bomb_is_contained(still_works):
     result = run_python(bomb, limits=FAST)
     assert result.status in ("timeout", "killed")
     if result.uid is not None:  # private uid: every process it owned is gone
-        assert _uid_processes(result.uid) == []
+        assert _survivors(result.uid) == []
     assert _score_attack(bomb) == 0.0
     still_works()
+
+
+@pytest.mark.parametrize("limits", [FAST, BASIC], ids=["auto", "basic"])
+def test_process_cap_holds_and_no_child_outlives_the_run(limits):
+    """Forking stops at max_processes, and detached children (own session) die when the program exits."""
+    spawn = (
+        "import os, time\n"
+        "started = 0\n"
+        "for _ in range(40):\n"
+        "    try:\n"
+        "        pid = os.fork()\n"
+        "    except OSError:\n"
+        "        break\n"
+        "    if pid == 0:\n"
+        "        os.setsid()\n"
+        "        time.sleep(60)\n"
+        "        os._exit(0)\n"
+        "    started += 1\n"
+        "print(started)\n"
+    )
+    result = run_python(spawn, limits=limits)
+    assert result.ok and 0 < int(result.stdout) < limits.max_processes
+    if result.uid is not None:
+        assert _survivors(result.uid) == []
 
 
 def test_10gb_allocation_fails_under_the_memory_cap(still_works):
@@ -135,3 +171,14 @@ def test_environment_is_scrubbed(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     result = run_python("import os\nprint(os.environ.get('OPENAI_API_KEY'))")
     assert result.stdout.strip() == "None"
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [({"timeout_s": 0}, "timeout_s > 0"), ({"memory_mb": 10}, "memory_mb >= 64"), ({"cpu_s": 0}, "cpu_s=0 must be >= 1"),
+     ({"isolation": "docker"}, "isolation='docker'; choose auto, namespace or basic")],
+)  # fmt: skip
+def test_sandbox_limits_reject_bad_values(kwargs, message):
+    """Bad limits fail at construction with a message naming the field, not inside the child process."""
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        SandboxLimits(**kwargs)

@@ -1,7 +1,8 @@
 """Servers for the API tests: the replay server (targets), a scripted router, and `xrouter serve` itself.
 
-All run on 127.0.0.1 through `BackgroundServer`. Targets are reached through LiteLLM (LLMClient with
-`target_api_base` = the replay server), so every target call is a real HTTP round trip.
+All run on 127.0.0.1 through `BackgroundServer`. Targets are reached through the call layer (`LLMClient`
+with `target_api_base` = the replay server, which it POSTs to directly as an OpenAI-compatible endpoint),
+so every target call is a real HTTP round trip.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def router_url(scripts: Scripts) -> Iterator[str]:
 
 
 def make_settings(router_url: str, replay_url: str, ledger: Path, **overrides: Any) -> ServeSettings:
-    """Settings of a test router server (targets through LiteLLM to the replay server)."""
+    """Settings of a test router server (targets through the call layer to the replay server)."""
     catalog_file = Path(xrouter.__file__).parent / "resources" / ROUTERBENCH_CATALOG
     values: dict[str, Any] = {
         "models": MODELS,

@@ -170,7 +170,7 @@ def test_fifty_concurrent_requests_get_their_own_metadata(server_url, scripts, a
     [
         ({"model": "router"}, 400, "missing_required_parameter"),
         ({"model": "router", "messages": "hi"}, 400, "invalid_type"),
-        ({"model": "router", "messages": [{"role": "user", "content": 5}]}, 400, "invalid_value"),
+        ({"model": "router", "messages": [{"role": "user", "content": 5}]}, 400, "invalid_type"),
         ({"model": "router", "messages": [{"role": "tool", "content": "x"}]}, 400, "invalid_value"),
         (
             {"model": "router", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"},
@@ -186,6 +186,33 @@ def test_fifty_concurrent_requests_get_their_own_metadata(server_url, scripts, a
         ({"model": "router", "messages": [{"role": "user", "content": "x"}], "n": 2}, 400, "invalid_value"),
         ({"model": "router", "messages": [{"role": "user", "content": "x"}], "colour": 1}, 400, "unknown_parameter"),
         ({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}, 400, "model_not_found"),
+        (
+            {"model": "router", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+            400,
+            "invalid_value",
+        ),
+        (
+            {"model": "router", "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+            400,
+            "invalid_value",
+        ),
+        ({"model": "router", "messages": [{"role": "user"}]}, 400, "invalid_type"),
+        ({"model": "router", "messages": [{"role": "user", "content": "x", "name": "bob"}]}, 400, "invalid_value"),
+        (
+            {"model": "router", "messages": [{"role": "user", "content": "x"}], "stream_options": {}},
+            400,
+            "invalid_value",
+        ),
+        (
+            {
+                "model": "router",
+                "messages": [{"role": "user", "content": "x"}],
+                "max_tokens": 5,
+                "max_completion_tokens": 6,
+            },
+            400,
+            "invalid_value",
+        ),
     ],
 )
 def test_bad_requests_get_openai_style_400(server_url, auth, body, status, code):
@@ -208,8 +235,8 @@ def test_auth_size_and_json_errors_then_server_keeps_serving(server_url, scripts
     assert post(server_url, ask("Still there?"), auth).json()["choices"][0]["message"]["content"] == "Yes."
 
 
-def test_text_parts_and_system_prompt_reach_router_and_target(server_url, scripts, auth, queries, recorded):
-    """Text-part content is accepted; the user's system prompt goes to the router and the target."""
+def test_text_parts_and_system_prompt_reach_router_and_target(server_url, scripts, auth, queries, ledger_path):
+    """Text-part content, temperature and max_tokens reach the target call; `user` is recorded in the ledger."""
     query = queries[6]
     scripts.by_query[query] = call_then_select(TOOL[GPT4], prompt="Pick one letter.")
     body = {
@@ -225,6 +252,9 @@ def test_text_parts_and_system_prompt_reach_router_and_target(server_url, script
     meta = post(server_url, body, auth).json()["router_metadata"]
     call = meta["call_history"][0]
     assert call["temperature"] == 0.2 and call["max_tokens"] == 50 and call["success"]
+    lines = [r for r in read_ledger(ledger_path) if r.get("request_id") == meta["request_id"]]
+    line = next(r for r in lines if r.get("kind") == "request")
+    assert line["user"] == "alice" and len(lines) == 2  # the call layer also logged the target call
 
 
 def test_router_failure_is_502_with_reason(server_url, scripts, auth):
@@ -259,3 +289,89 @@ def test_unknown_path_and_method_get_openai_style_errors(server_url, auth):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     wrong = httpx.get(f"{server_url}/v1/chat/completions", headers=auth)
     assert wrong.status_code == 405 and "GET" in wrong.json()["error"]["message"]
+
+
+METADATA_FIELDS = {
+    "model_used",
+    "total_cost",
+    "router_cost",
+    "target_models_cost",
+    "total_time",
+    "routing_strategy",
+    "call_history",
+    "turns_used",
+    "models_called",
+    "cache_hits",
+}
+
+
+def test_router_metadata_fields_in_json_and_in_the_last_sse_chunk(server_url, scripts, auth, queries, recorded):
+    """Both response forms carry every router_metadata field with the same values; only the last chunk has it."""
+    query = queries[9]
+    scripts.by_query[query] = call_then_select(TOOL[GPT4])
+    meta = post(server_url, ask(query), auth).json()["router_metadata"]
+    with httpx.stream("POST", f"{server_url}/v1/chat/completions", json=ask(query, stream=True), headers=auth) as r:
+        chunks = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+    streamed = chunks[-1]["router_metadata"]
+    assert all("router_metadata" not in c for c in chunks[:-1])
+    for got in (meta, streamed):
+        assert METADATA_FIELDS <= set(got)
+        assert got["model_used"] == GPT4 and got["routing_strategy"] == "select_response" and got["turns_used"] == 2
+        assert got["models_called"] == [GPT4] and got["cache_hits"] == 0 and got["total_time"] > 0
+        assert got["total_cost"] == pytest.approx(got["router_cost"] + got["target_models_cost"])
+        assert got["target_models_cost"] == pytest.approx(recorded[(query, GPT4)][1], abs=1e-9)
+        assert [c["model"] for c in got["call_history"]] == [GPT4, None]  # the call, then select_response
+    assert chunks[-1]["usage"]["total_tokens"] > 0
+
+
+def test_router_failure_mid_episode_is_502_and_still_in_ledger_and_metrics(
+    server_url, scripts, auth, queries, recorded, ledger_path
+):
+    """A router that fails after a paid target call: 502, and the ledger and /metrics keep what was spent."""
+    query = queries[60]
+    scripts.by_query[query] = [
+        {"tool_calls": [[TOOL[GPT35], {"optimized_system_prompt": "Answer."}]]},
+        {"http_error": 500},
+    ]
+    before = _cost_totals(httpx.get(f"{server_url}/metrics", headers=auth).text)
+    response = post(server_url, ask(query, user="bob"), auth)
+    assert response.status_code == 502 and "HTTP 500" in response.json()["error"]["message"]
+    line = [r for r in read_ledger(ledger_path) if r.get("kind") == "request"][-1]
+    cost = recorded[(query, GPT35)][1]
+    assert line["success"] is False and line["user"] == "bob" and line["strategy"] == "error"
+    assert line["target_cost_usd"] == pytest.approx(cost, abs=1e-9) and line["cost_usd"] == pytest.approx(
+        ROUTER_TURN_COST
+    )
+    after = _cost_totals(httpx.get(f"{server_url}/metrics", headers=auth).text)
+    assert after["targets"] - before["targets"] == pytest.approx(cost, abs=1e-8)
+
+
+def _cost_totals(metrics_text: str) -> dict[str, float]:
+    parser = pytest.importorskip("prometheus_client.parser")
+    totals = {}
+    for family in parser.text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "xrouter_cost_usd_total":
+                totals[sample.labels["kind"]] = sample.value
+    return totals
+
+
+def test_metrics_is_valid_prometheus_text(server_url, scripts, auth):
+    """/metrics parses as Prometheus text with the documented families, and counts calls per model."""
+    parser = pytest.importorskip("prometheus_client.parser")
+    scripts.by_query["Metrics probe."] = [{"content": "ok"}]
+    assert post(server_url, ask("Metrics probe."), auth).status_code == 200
+    families = {
+        f.name: f for f in parser.text_string_to_metric_families(httpx.get(f"{server_url}/metrics", headers=auth).text)
+    }
+    assert {
+        "xrouter_requests",
+        "xrouter_errors",
+        "xrouter_request_latency_seconds",
+        "xrouter_cost_usd",
+        "xrouter_target_calls",
+        "xrouter_requests_in_flight",
+    } <= set(families)
+    assert families["xrouter_request_latency_seconds"].type == "histogram"
+    ok = [s for s in families["xrouter_requests"].samples if s.labels.get("status") == "200"]
+    assert sum(s.value for s in ok) >= 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.serve.conftest import API_KEY, MODELS, TOOL, make_settings
+from xrouter.llm.ledger import read_ledger
 from xrouter.serve.app import create_app
 from xrouter.serve.background import BackgroundServer
 from xrouter.serve.scripted_router import call_then_select
@@ -78,3 +80,8 @@ def test_episode_timeout_is_504_and_server_keeps_serving(tmp_path: Path, router_
         )
     assert slow.status_code == 504 and slow.json()["error"]["code"] == "timeout"
     assert fast.status_code == 200 and fast.json()["choices"][0]["message"]["content"] == "quick"
+    timed_out, answered = [r for r in read_ledger(tmp_path / "ledger.jsonl") if r.get("kind") == "request"]
+    assert (
+        timed_out["success"] is False and timed_out["strategy"] == "error" and "504" in json.dumps(timed_out["error"])
+    )
+    assert answered["success"] is True and answered["strategy"] == "direct_response"

@@ -14,6 +14,14 @@ CONFIG_DIR=$(python3 -c 'import os, xrouter.config as c; print(os.path.dirname(c
 RB_CATALOG=$(python3 -c 'import os, xrouter; print(os.path.join(os.path.dirname(xrouter.__file__), "resources", "routerbench_models.yaml"))')
 export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true TOKENIZERS_PARALLELISM=false
 
+# ===== Ray without cloud-metadata probes (offline-env rule): Ray's head reads ~/ray_bootstrap_config.yaml, so HOME
+# moves to a folder whose file says `provider: local`; the Hugging Face cache and the wandb login stay where they were =====
+export HF_HOME=${HF_HOME:-$HOME/.cache/huggingface}
+export NETRC=${NETRC:-$HOME/.netrc}
+RAY_HOME_DIR=${RAY_HOME_DIR:-$(mktemp -d)}
+printf 'provider:\n  type: local\n' > "${RAY_HOME_DIR}/ray_bootstrap_config.yaml"
+export HOME=${RAY_HOME_DIR} RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
+
 # ===== data: RouterBench rows -> router training rows (query ids shared with the replay provider) =====
 xrouter preprocess-source routerbench --input "${RB_CSV}" --out "${WORK}/src" --limit 16
 xrouter preprocess --input-dir "${WORK}/src" --output-dir "${WORK}/rows" --num-repetitions 1 \

@@ -99,7 +99,9 @@ async def test_call_then_select_ends_with_selected_answer(tiny_model, tool_confi
     assert ef["xrouter_finish"] == "select_response" and ef["xrouter_valid"] is True
     assert ef["xrouter_answer"] == "The answer is Paris"
     assert ef["xrouter_cost_usd"] == pytest.approx(MODELS["strong-c"])
-    assert [c["model"] for c in ef["xrouter_calls"]] == ["strong-c"]
+    [record] = ef["xrouter_calls"]
+    assert record["model"] == "strong-c" and record["answer"] == "The answer is Paris" and record["success"] is True
+    assert record["input_tokens"] == 20 and record["output_tokens"] == 5 and record["latency_s"] >= 0
     assert ef["xrouter_num_turns"] == 2
     assert segments(out.response_mask) == [1, 0, 1]
     observation = loop.tokenizer.decode([t for t, m in zip(out.response_ids, out.response_mask, strict=True) if not m])
@@ -175,3 +177,25 @@ async def test_select_of_uncalled_model_is_refused(tiny_model, tool_config):
     _, out = await run_episode(tiny_model, tool_config, [select("call_cheap_a"), select("call_cheap_a")], max_turns=2)
     ef = out.extra_fields
     assert ef["xrouter_valid"] is False and ef["xrouter_calls"] == []
+
+
+async def test_malformed_tool_call_is_refused_like_serving(tiny_model, tool_config):
+    """A hermes block that is not JSON is a refused call (as in serving), not a silent direct answer."""
+    broken = '<tool_call>\n{"name": "call_cheap_a", "arguments": {oops}\n</tool_call>'
+    loop, out = await run_episode(tiny_model, tool_config, [broken + call("call_strong_c"), "Paris"])
+    ef = out.extra_fields
+    assert [c["model"] for c in ef["xrouter_calls"]] == ["strong-c"]  # the well-formed call of the turn still ran
+    assert ef["xrouter_refused_calls"] == 1
+    assert ef["xrouter_finish"] == "direct_answer" and ef["xrouter_answer"] == "Paris" and ef["xrouter_num_turns"] == 2
+    assert segments(out.response_mask) == [1, 0, 1]
+    observation = loop.tokenizer.decode([t for t, m in zip(out.response_ids, out.response_mask, strict=True) if not m])
+    assert "[error]" in observation and "The answer is Paris" in observation
+
+
+async def test_turn_of_only_malformed_calls_does_not_end_the_episode(tiny_model, tool_config):
+    """verl's parser would drop the block and end the episode; the engine refuses it and asks for another turn."""
+    broken = '<tool_call>\n{"name": "call_cheap_a", "arguments": \n</tool_call>'
+    _, out = await run_episode(tiny_model, tool_config, [broken, "The answer is 5"], query_id="q-add")
+    ef = out.extra_fields
+    assert ef["xrouter_num_turns"] == 2 and ef["xrouter_refused_calls"] == 1 and ef["xrouter_calls"] == []
+    assert ef["xrouter_finish"] == "direct_answer" and ef["xrouter_answer"] == "The answer is 5"

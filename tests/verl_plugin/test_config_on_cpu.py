@@ -86,7 +86,7 @@ def test_validation_and_training_share_one_lambda(composed):
 
 
 def test_dapo_and_multi_turn_settings(composed):
-    """GRPO, clip 0.2/0.28, token-mean, no KL, dynamic sampling on the shaped reward, xrouter_agent."""
+    """GRPO, clip 0.2/0.28, token-mean, no KL, dynamic sampling on `acc` (answer quality), xrouter_agent."""
     actor = composed["actor_rollout_ref"]["actor"]
     rollout = composed["actor_rollout_ref"]["rollout"]
     algo = composed["algorithm"]

@@ -116,6 +116,7 @@ async def test_execute_records_call_and_select_returns_it(tool_config: Path):
     assert response.text == "The answer is 5" and reward == 0.0 and metrics["ok"] is True
     [record] = agent_data.extra_fields["xrouter_calls"]
     assert record["model"] == "strong-c" and record["cost_usd"] == pytest.approx(MODELS["strong-c"])
+    assert record["answer"] == "The answer is 5" and record["success"] is True
     selected, _, chosen = await tools["select_response"].execute(
         "s", {"model_call_name": "call_strong_c"}, agent_data=agent_data
     )
@@ -198,3 +199,35 @@ async def test_cache_backend_serves_the_second_call_from_disk(tool_config: Path,
     assert records[1].output == "The answer is 49" and records[1].cost_usd == pytest.approx(MODELS["cheap-a"])
     with ResponseCache(tmp_path / "cache.sqlite") as cache:
         assert len(cache) == 1
+
+
+def test_trainer_refuses_to_start_with_an_unpriced_pooled_model(tmp_path: Path):
+    """`xrouter_sync` builds the tools before verl takes any GPU: an unpriced model or no tool config stops it."""
+    from omegaconf import OmegaConf
+
+    from xrouter.cli.main import main
+    from xrouter.verl_plugin.trainer import XRouterTrainerSync
+
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text(
+        "models:\n  - id: free-lunch\n    litellm_model: openai/free-lunch\n    provider: local\n    tier: budget\n"
+        "    input_usd_per_mtok: null\n    output_usd_per_mtok: null\n    context_window: 4096\n"
+        "    max_output_tokens: 512\n    description: A model with no price.\n"
+    )
+    tools = tmp_path / "tools.yaml"
+    assert (
+        main(["tools", "--models", "free-lunch", "--format", "verl", "--catalog", str(catalog), "--out", str(tools)])
+        == 0
+    )
+    data = yaml.safe_load(tools.read_text())
+    for entry in data["tools"]:
+        entry["config"]["catalog"] = str(catalog)
+    tools.write_text(yaml.safe_dump(data))
+
+    def config(path: str | None):
+        return OmegaConf.create({"actor_rollout_ref": {"rollout": {"multi_turn": {"tool_config_path": path}}}})
+
+    with pytest.raises(CatalogError, match="no price for free-lunch"):
+        XRouterTrainerSync(config(str(tools)))
+    with pytest.raises(UsageError, match="tool_config_path is not set"):
+        XRouterTrainerSync(config(None))

@@ -93,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     result = run_bench(config, console=console)
     out = Console(file=sys.stdout, width=max(170, console.width))
     render_table(result.summary, out, title=f"xrouter bench ({config.backend}, split={config.split})")
+    for policy, (failed, total, first) in result.failures.items():
+        out.print(f"warning: {policy}: {failed} of {total} queries failed (scored 0, cost 0), e.g. {first[:200]}",
+                  markup=False, highlight=False)  # fmt: skip
     dropped = sum(result.dropped.values())
     if dropped:
         out.print(f"dropped {dropped} queries with a missing model outcome (for every policy)")

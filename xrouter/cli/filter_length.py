@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xrouter.cli.preprocess import add_catalog_flags, load_cli_catalog
-from xrouter.errors import DataError
+from xrouter.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    from xrouter.data.length_filter import LengthReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
     import yaml
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.table import Table
 
     from xrouter.data.length_filter import REPORT_NAME, filter_lengths
+    from xrouter.data.reader import open_source
     from xrouter.io import atomic_write_text
 
     if not args.data_dir.is_dir():
@@ -76,11 +80,11 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         raise DataError(f"{args.data_dir}: no .parquet files")
     out = args.output_dir or args.data_dir.with_name(f"{args.data_dir.name}_filtered_{args.max_tokens}")
+    if args.max_tokens < 1 or args.bins < 1:
+        raise UsageError("--max-tokens and --bins must be at least 1")
+    total = sum(open_source(p).num_rows for p in inputs)  # DataError naming an unreadable file
     catalog = load_cli_catalog(args)
     tokenizer = _load_tokenizer(args.tokenizer)
-    import pyarrow.parquet as pq
-
-    total = sum(pq.ParquetFile(p).metadata.num_rows for p in inputs)
     with Progress(TextColumn("tokenizing"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True)) as bar:
         task = bar.add_task("rows", total=total)
         report = filter_lengths(
@@ -100,6 +104,16 @@ def run(args: argparse.Namespace) -> int:
         "files": report.files,
     }
     atomic_write_text(out / REPORT_NAME, yaml.safe_dump(record, sort_keys=False))
+    _print_report(report, args, out)
+    return 0
+
+
+def _print_report(report: LengthReport, args: argparse.Namespace, out: Path) -> None:
+    """Summary table and a text histogram of the token lengths on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    summary = report.summary()
     console = Console()
     table = Table(title=f"prompt tokens incl. tool schemas ({args.data_dir} -> {out})")
     table.add_column("statistic")
@@ -115,4 +129,3 @@ def run(args: argparse.Namespace) -> int:
         marker = "  (over limit)" if low > args.max_tokens else ""
         hist.add_row(f"{low}-{high}", str(count), "█" * max(1 if count else 0, round(40 * count / peak)) + marker)
     console.print(hist)
-    return 0

@@ -47,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
     """Load, split, embed, fit and save; print a one-line summary."""
     from xrouter.data.outcomes import load_outcomes
     from xrouter.eval.embed import Embedder
-    from xrouter.eval.learned import fit_router
+    from xrouter.eval.learned import RouterSpec, fit_router
     from xrouter.eval.split import select_split
 
+    # check the settings before the slow part (loading the sentence model and embedding every query)
+    RouterSpec(kind=args.kind, models=[], k=args.k, hidden=args.hidden, quality_scale=args.quality_scale)
     table = load_outcomes(args.data)
     if not any("train" in s for s in table.sources):
         log.warning("none of the --data files is named *train*: make sure no evaluation rows are fitted on")

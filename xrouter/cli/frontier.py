@@ -13,14 +13,19 @@ import sys
 
 from xrouter.errors import UsageError
 
+DEFAULT_LAMBDAS = "0,0.5,1,2,3,5"
 
-def _floats(text: str) -> list[float]:
+
+def parse_lambdas(text: str) -> list[float]:
+    """`"0,0.5,1"` -> [0.0, 0.5, 1.0]; raises UsageError (one line, exit 2) for anything else."""
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        raise UsageError(
+            f"--lambdas: expected comma-separated numbers such as {DEFAULT_LAMBDAS}, got {text!r}"
+        ) from None
     if not values or any(not math.isfinite(v) or v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"λ values must be finite and >= 0, got {text!r}")
+        raise UsageError(f"--lambdas: values must be finite numbers >= 0, got {text!r}")
     return values
 
 
@@ -28,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `xrouter frontier`."""
     parser.add_argument("--data", nargs="+", action="extend", required=True, metavar="PATH",
                         help="outcome files or folders: RouterBench .csv, xrouter .parquet/.jsonl (repeatable)")  # fmt: skip
-    parser.add_argument("--lambdas", type=_floats, default=[0.0, 0.5, 1.0, 2.0, 3.0, 5.0],
-                        help="comma-separated λ values to evaluate (default: 0,0.5,1,2,3,5)")  # fmt: skip
+    parser.add_argument("--lambdas", default=DEFAULT_LAMBDAS,
+                        help=f"comma-separated λ values (>= 0) to evaluate (default: {DEFAULT_LAMBDAS})")  # fmt: skip
     parser.add_argument("--shaping", default="xrouter", choices=["xrouter", "linear", "log"],
                         help="reward shaping (see README, Reward); default: xrouter, the upstream formula")  # fmt: skip
     parser.add_argument(
@@ -57,17 +62,23 @@ def run(args: argparse.Namespace) -> int:
     from xrouter.reward.config import RewardConfig
     from xrouter.reward.frontier import compute_frontier
 
+    lambdas = parse_lambdas(args.lambdas)
     try:
         base = RewardConfig(args.shaping, 0.0, args.reward_k, args.cost_max, args.cost_scale)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    frontier = compute_frontier(load_outcomes(args.data), args.lambdas, base, by_dataset=args.by_dataset)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    frontier = compute_frontier(load_outcomes(args.data), lambdas, base, by_dataset=args.by_dataset)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 140)
     console.print(_table(frontier))
     console.print(f"{frontier.n_queries} queries x {len(frontier.models)} models; "
                   f"{frontier.n_dropped} queries dropped (an outcome was missing)")  # fmt: skip
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "frontier.csv") as tmp:
         frontier.frame.to_csv(tmp, index=False)
     written = [out / "frontier.csv"]

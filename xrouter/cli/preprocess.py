@@ -53,22 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _flag(
         parser, "output_dir", required=True, type=Path, help="folder for the output parquets and generation_config.yaml"
     )
-    _flag(parser, "num_repetitions", type=int, default=3, help="random-pool versions per source row (default: 3)")
-    for tier, (lo, hi) in _TIER_DEFAULTS.items():
-        _flag(
-            parser,
-            f"{tier}_min",
-            type=int,
-            default=lo,
-            help=f"fewest {tier}-tier models in a random pool (default: {lo})",
-        )
-        _flag(
-            parser,
-            f"{tier}_max",
-            type=int,
-            default=hi,
-            help=f"most {tier}-tier models in a random pool (default: {hi})",
-        )
+    _add_pool_flags(parser)
     _flag(
         parser,
         "seed",
@@ -86,8 +71,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _flag(
         parser, "max_num_samples", type=int, default=5000, help="rows kept per input file; 0 keeps all (default: 5000)"
     )
-    _flag(parser, "workers", type=int, default=None, help="worker processes (default: CPU count, at most 8)")
+    _flag(
+        parser,
+        "workers",
+        type=int,
+        default=None,
+        help="worker processes building rows (default, or 0: CPU count, at most 8)",
+    )
     _flag(parser, "batch_size", type=int, default=2000, help="input rows read per batch (memory bound; default: 2000)")
+    _flag(
+        parser,
+        "simple_mode",
+        action="store_true",
+        help="simple router prompt: one call or a direct answer, no select_response",
+    )
+    _flag(parser, "overwrite", action="store_true", help="replace existing output files")
+    add_catalog_flags(parser)
+
+
+def _add_pool_flags(parser: argparse.ArgumentParser) -> None:
+    """Repetitions, per-tier ranges and the fixed-set flags."""
+    _flag(parser, "num_repetitions", type=int, default=3, help="random-pool versions per source row (default: 3)")
+    for tier, (lo, hi) in _TIER_DEFAULTS.items():
+        _flag(
+            parser,
+            f"{tier}_min",
+            type=int,
+            default=lo,
+            help=f"fewest {tier}-tier models in a random pool (default: {lo})",
+        )
+        _flag(
+            parser,
+            f"{tier}_max",
+            type=int,
+            default=hi,
+            help=f"most {tier}-tier models in a random pool (default: {hi})",
+        )
     _flag(
         parser, "use_fixed_sets", action="store_true", help="give a share of rows a named fixed set (see percentages)"
     )
@@ -99,16 +118,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             default=0.1,
             help=f"share of rows using fixed set {k} with --use-fixed-sets (default: 0.1)",
         )
-    _flag(parser, "use_fixed_set_only", action="store_true", help="every row uses the fixed set --fixed-set-choice")
-    _flag(parser, "fixed_set_choice", type=int, default=1, choices=(1, 2, 3), help="fixed set for --use-fixed-set-only")
     _flag(
         parser,
-        "simple_mode",
-        action="store_true",
-        help="simple router prompt: one call or a direct answer, no select_response",
+        "fixed_set_percentage",
+        type=float,
+        default=None,
+        help="deprecated upstream flag, accepted for old scripts and ignored (with a warning): "
+        "use --fixed-set-{1,2,3}-percentage",
     )
-    _flag(parser, "overwrite", action="store_true", help="replace existing output files")
-    add_catalog_flags(parser)
+    _flag(parser, "use_fixed_set_only", action="store_true", help="every row uses the fixed set --fixed-set-choice")
+    _flag(parser, "fixed_set_choice", type=int, default=1, choices=(1, 2, 3), help="fixed set for --use-fixed-set-only")
 
 
 def sampling_config(args: argparse.Namespace):
@@ -135,6 +154,11 @@ def run(args: argparse.Namespace) -> int:
 
     from xrouter.data.preprocess import PreprocessConfig, preprocess
 
+    console = Console(stderr=True)
+    if args.fixed_set_percentage is not None:
+        console.print(
+            "warning: --fixed-set-percentage is deprecated and has no effect; use --fixed-set-{1,2,3}-percentage"
+        )
     catalog = load_cli_catalog(args)
     config = PreprocessConfig(
         input_dir=args.input_dir,
@@ -146,7 +170,6 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         overwrite=args.overwrite,
     )
-    console = Console(stderr=True)
     recorded = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")}
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
@@ -163,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         reports = preprocess(config, catalog, on_progress, arguments=recorded)
     finally:
-        progress.stop()
+        if tasks:  # stopping a never-started bar would print a stray blank line before an error
+            progress.stop()
     table = Table(title=f"preprocessed {len(reports)} file(s) into {args.output_dir}")
     for column in ("input", "rows in", "rows out", "set types", "mean pool", "output"):
         table.add_column(column, overflow="fold")

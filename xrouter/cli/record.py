@@ -5,9 +5,9 @@ per-model concurrency limit, optional response cache and cost ledger) and append
 answer to `--out` (.parquet or .jsonl, outcome-table schema with an empty `score`). Rerunning with
 the same `--out` skips (query, model) pairs already recorded, so an interrupted run resumes.
 Queries come from any outcome file `load_outcomes` reads (RouterBench CSV, xrouter parquet/JSONL).
-
-    xrouter record --queries ../shared/data/routerbench_slices/mbpp_train.csv --limit 50 \\
-        --models gpt-5-mini,gpt-4.1-nano --out outcomes/mbpp_live.parquet --ledger outcomes/ledger.jsonl
+Exit code 0 when every call succeeded, 1 when some failed (their pairs are retried on the next run).
+Example: `xrouter record --queries mbpp_train.csv --limit 50 --models gpt-5-mini,gpt-4.1-nano
+--out outcomes/mbpp_live.parquet --ledger outcomes/ledger.jsonl`.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ async def _record_all(args: argparse.Namespace, queries: Any, model_ids: list[st
 def run(args: argparse.Namespace) -> int:
     """Ask every model every query and record the answers."""
     from xrouter.catalog import load_catalog
-    from xrouter.data.outcomes import load_outcomes
+    from xrouter.cli.replay import load_recorded
     from xrouter.llm.cache import ResponseCache
     from xrouter.llm.client import LLMClient
     from xrouter.llm.ledger import Ledger
@@ -87,10 +87,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.concurrency < 1:
         raise UsageError(f"--concurrency must be >= 1, got {args.concurrency}")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be >= 1, got {args.limit}")
     catalog = load_catalog(args.catalog)
     model_ids = [m.strip() for m in args.models.split(",") if m.strip()]
     model_ids = [catalog.resolve(m).id for m in model_ids]  # unknown ids fail here, before any call
-    queries = load_outcomes(args.queries).queries()
+    queries = load_recorded(args.queries, "--queries").queries()
     if args.limit is not None:
         queries = queries.head(args.limit)
     client = LLMClient(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,15 @@ def _add_data_argument(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Subcommands `serve` and `catalog` of `xrouter replay`."""
     sub = parser.add_subparsers(dest="replay_command", metavar="ACTION")
-    serve = sub.add_parser("serve", help="serve recorded outcomes over an OpenAI-compatible HTTP API")
+    serve = sub.add_parser(
+        "serve",
+        help="serve recorded outcomes over an OpenAI-compatible HTTP API",
+        description="Answer POST /v1/chat/completions from recorded outcomes; GET /v1/models lists the models in "
+        "the data, GET /health counts them. A request is matched to a recorded query by header "
+        "x-xrouter-query-id or metadata.query_id (RouterBench sample_id), else by the whitespace-normalised "
+        "text of its last user message; to a model by its name in the data (an openai/ or hosted_vllm/ prefix "
+        "is accepted). usage.cost carries the recorded cost; unknown query or model -> HTTP 404. Stop with Ctrl-C.",
+    )
     _add_data_argument(serve)
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=8100, help="TCP port to listen on (default: 8100; 0 = any free)")
@@ -48,7 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--log-requests", action="store_true", help="log every HTTP request (uvicorn access log; slower)"
     )
-    catalog = sub.add_parser("catalog", help="write the replay catalog YAML for the models in the data")
+    catalog = sub.add_parser(
+        "catalog",
+        help="write the replay catalog YAML for the models in the data",
+        description="Write a catalog YAML with one entry per model in the data (RouterBench models from the "
+        "shipped routerbench_models.yaml, others priced from their recorded cost), to pass as --catalog FILE.",
+    )
     _add_data_argument(catalog)
     catalog.add_argument("--out", required=True, metavar="FILE", help="where to write the catalog YAML")
     catalog.add_argument(
@@ -59,11 +73,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(paths: list[str]) -> Any:
+def load_recorded(paths: list[str], flag: str = "--data") -> Any:
+    """`load_outcomes(paths)`, with parser errors the loader does not name (e.g. an empty CSV) as DataError."""
     from xrouter.data.outcomes import load_outcomes
+    from xrouter.errors import DataError, XRouterError
+
+    try:
+        return load_outcomes(paths)
+    except XRouterError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise DataError(f"{flag} {' '.join(paths)}: cannot be read as recorded outcomes ({detail})") from None
+
+
+def _load(paths: list[str]) -> Any:
     from xrouter.llm.replay import ReplayStore
 
-    return ReplayStore(load_outcomes(paths))
+    return ReplayStore(load_recorded(paths))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -73,21 +100,41 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be within 0..65535, got {args.port}")
+    if args.keep_alive <= 0:
+        raise UsageError(f"--keep-alive must be > 0 seconds, got {args.keep_alive:g}")
+    # Bind before loading the data: a busy port fails at once, and --port 0 can print the real port.
+    sock = _bind(args.host, args.port)
     store = _load(args.data)
+    port = sock.getsockname()[1]
     sys.stdout.write(
         f"replaying {len(store)} recorded answers ({store.num_queries} queries x {len(store.models)} models) "
-        f"on http://{args.host}:{args.port}/v1\n"
+        f"on http://{args.host}:{port}/v1\n"
     )
     sys.stdout.flush()
-    uvicorn.run(
+    config = uvicorn.Config(
         create_replay_app(store),
-        host=args.host,
-        port=args.port,
         log_level="info" if args.log_requests else "warning",
         access_log=args.log_requests,
         timeout_keep_alive=args.keep_alive,
     )
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (uvicorn listens on it); UsageError when that is impossible."""
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then (else ~40 ms per answer).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # connections made once the banner is out wait in the backlog, not refused
+    except (OSError, OverflowError) as exc:
+        sock.close()
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"cannot listen on {host}:{port} ({reason}); choose another --host/--port") from None
+    return sock
 
 
 def _catalog(args: argparse.Namespace) -> int:

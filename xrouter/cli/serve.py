@@ -24,6 +24,25 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)")
+    return int(value)
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """Fail with one line before loading anything when the address cannot be served (port taken, bad host)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(infos[0][4])
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `xrouter serve`."""
     _router_flags(parser.add_argument_group("router policy"))
@@ -34,30 +53,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _router_flags(router: argparse._ArgumentGroup) -> None:
-    router.add_argument("--router-model", default="router", help="served name of the router model (default: router)")
     router.add_argument(
-        "--router-api-base", help="OpenAI-compatible base URL of the router, e.g. http://127.0.0.1:8001/v1"
+        "--router-model",
+        default="router",
+        metavar="NAME",
+        help="name of the router: sent as 'model' to the router endpoint, accepted as 'model' in requests "
+        "(besides router and xrouter), looked up in the catalog for its price (default: router)",
     )
-    router.add_argument("--router-api-key", help="bearer key sent to the router endpoint (default: none)")
+    router.add_argument(
+        "--router-api-base",
+        metavar="URL",
+        help="OpenAI-compatible base URL of the router, e.g. http://127.0.0.1:8001/v1",
+    )
+    router.add_argument(
+        "--router-api-key", metavar="KEY", help="bearer key sent to the router endpoint (default: none)"
+    )
     router.add_argument(
         "--policy",
+        metavar="KIND[:ARG]",
         help="router policy KIND[:ARG]: endpoint (default with --router-api-base), litellm[:CATALOG_ID] "
         "(a catalog model as untrained router; default without --router-api-base), or a registered kind "
         "such as learned:DIR",
     )
-    router.add_argument("--router-price-in", type=float, help="router price, USD per 1M input tokens")
-    router.add_argument("--router-price-out", type=float, help="router price, USD per 1M output tokens")
+    router.add_argument(
+        "--router-price-in",
+        type=float,
+        metavar="USD",
+        help="router price per 1M input tokens (give both price flags; default: the catalog entry of the router "
+        "model, else 0 with a warning)",
+    )
+    router.add_argument(
+        "--router-price-out",
+        type=float,
+        metavar="USD",
+        help="router price per 1M output tokens (see --router-price-in)",
+    )
     router.add_argument(
         "--router-temperature",
         type=float,
+        metavar="T",
         default=1.0,
         help="router sampling temperature (default 1.0, as in training)",
     )
     router.add_argument(
-        "--router-max-tokens", type=int, default=4096, help="output-token limit of each router turn (default 4096)"
+        "--router-max-tokens",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="output-token limit of each router turn (default 4096)",
     )
     router.add_argument(
-        "--router-timeout-s", type=float, default=120.0, help="timeout of one router turn in seconds (default 120)"
+        "--router-timeout-s",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="timeout of one router turn in seconds (default 120)",
     )
 
 
@@ -66,26 +116,36 @@ def _episode_flags(episode: argparse._ArgumentGroup) -> None:
     pool.add_argument(
         "--models",
         type=_csv,
+        metavar="A,B,C",
         help="comma-separated target models (catalog ids, or names as in the data with --replay-data)",
     )
-    pool.add_argument("--fixed-set", help="use a named fixed model set of the catalog as targets (e.g. 1)")
+    pool.add_argument("--fixed-set", metavar="N", help="use a named fixed model set of the catalog as targets (e.g. 1)")
     episode.add_argument(
         "--mode",
         choices=["agent", "simple"],
         default="agent",
         help="agent: call several models then select or summarise; simple: answer or delegate to one model",
     )
-    episode.add_argument("--max-turns", type=int, default=3, help="router generations per request (default 3)")
     episode.add_argument(
-        "--max-calls-per-turn", type=int, default=4, help="model calls run per router turn (default 4)"
+        "--max-turns", type=int, default=3, metavar="N", help="router generations per request (default 3)"
     )
-    episode.add_argument("--max-total-calls", type=int, default=8, help="model calls per request (default 8)")
     episode.add_argument(
-        "--max-cost-usd", type=float, help="default per-request budget in USD (requests may send max_cost_usd)"
+        "--max-calls-per-turn", type=int, default=4, metavar="N", help="model calls run per router turn (default 4)"
+    )
+    episode.add_argument(
+        "--max-total-calls", type=int, default=8, metavar="N", help="model calls per request (default 8)"
+    )
+    episode.add_argument(
+        "--max-cost-usd",
+        type=float,
+        metavar="USD",
+        help="default per-request budget: a call whose worst-case cost exceeds what is left is refused "
+        "(requests may send max_cost_usd; default: no budget)",
     )
     episode.add_argument(
         "--target-timeout-s",
         type=float,
+        metavar="S",
         default=120.0,
         help="time limit of one target call incl. retries (default 120)",
     )
@@ -100,18 +160,21 @@ def _target_flags(targets: argparse._ArgumentGroup) -> None:
         help="answer targets in-process from recorded outcomes (RouterBench CSV folder/file or xrouter outcome table; repeatable)",
     )
     targets.add_argument(
-        "--target-api-base", help="send every target call to this OpenAI-compatible base URL (e.g. a replay server)"
+        "--target-api-base",
+        metavar="URL",
+        help="send every target call to this OpenAI-compatible base URL (e.g. a replay server)",
     )
 
 
 def _server_flags(server: argparse._ArgumentGroup) -> None:
     server.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    server.add_argument("--port", type=int, default=8800, help="port (default 8800)")
+    server.add_argument("--port", type=_port, default=8800, help="port, 1-65535 (default 8800)")
     server.add_argument(
-        "--api-key", help="require 'Authorization: Bearer KEY' (default: $XROUTER_API_KEY, else no key)"
+        "--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY' (default: $XROUTER_API_KEY, else no key)"
     )
     server.add_argument(
         "--ledger",
+        metavar="PATH",
         default="outputs/serve_ledger.jsonl",
         help="cost ledger JSONL, one line per request (default outputs/serve_ledger.jsonl)",
     )
@@ -119,12 +182,14 @@ def _server_flags(server: argparse._ArgumentGroup) -> None:
     server.add_argument(
         "--max-body-bytes",
         type=int,
+        metavar="N",
         default=1 << 20,
         help="largest accepted request body (default 1 MiB; larger gets 413)",
     )
     server.add_argument(
         "--request-timeout-s",
         type=float,
+        metavar="S",
         default=600.0,
         help="time limit of one routing episode (default 600; then 504)",
     )
@@ -175,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
     from xrouter.serve.state import build_components
 
     settings = settings_from_args(args)
+    _check_bindable(args.host, args.port)
     try:
         components = build_components(settings)
     except RouterPolicyError as exc:

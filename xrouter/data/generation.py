@@ -41,7 +41,8 @@ def generation_record(
         "catalog": {
             "version": catalog.version,
             "sources": list(catalog.sources),
-            "tier_sizes": {t: [m.id for m in catalog.by_tier(t)] for t in SAMPLING_TIERS},
+            "tier_sizes": {t: len(catalog.by_tier(t)) for t in SAMPLING_TIERS},
+            "tier_models": {t: [m.id for m in catalog.by_tier(t)] for t in SAMPLING_TIERS},
             "fixed_sets": {k: list(v) for k, v in catalog.fixed_sets.items()},
         },
         "system_prompt": prompt,

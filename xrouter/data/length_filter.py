@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xrouter.catalog import Catalog, openai_tools
-from xrouter.data.preprocess import readable
 from xrouter.errors import CatalogError, DataError, UsageError
 from xrouter.io import atomic_path
 
@@ -142,6 +141,5 @@ def filter_lengths(
                     report.lengths.extend(lengths)
                     first += batch.num_rows
                     tick(batch.num_rows)
-            readable(tmp)
             report.files.append({"input": str(path), "output": str(target), "rows": first, "kept": kept})
     return report

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-import os
 import re
 from collections import Counter, deque
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from xrouter.data.reader import SourceFile, list_inputs, open_source
 from xrouter.data.rows import build_row, check_columns, encode_for_parquet, output_schema
 from xrouter.data.sampling import PoolSampler, RowPlan, SamplingConfig, plan_rows, set_type_name
 from xrouter.engine.prompts import DEFAULT_MAX_SYSTEM_PROMPT_LENGTH, Mode
-from xrouter.errors import UsageError
+from xrouter.errors import DataError, UsageError
 from xrouter.io import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -72,13 +71,6 @@ class FileReport:
     set_types: dict[str, int]
     pool_sizes: dict[int, int] = field(default_factory=dict)
     model_counts: dict[str, int] = field(default_factory=dict)
-
-
-def readable(path: Path) -> None:
-    """Give a temporary file the usual permissions (temporary files are created owner-only)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
 
 
 def output_name(path: Path, count: int) -> str:
@@ -166,7 +158,6 @@ def _process_file(
     pool: Any,
     advance: Callable[[int], None],
 ) -> FileReport:
-    check_columns(source.schema, str(source.path))
     plan = plan_rows(source.num_rows, config.sampling, source.path.name)
     schema = output_schema(source.schema, PoolSampler(catalog, config.sampling).possible_models(), config.mode)
     models: Counter = Counter()
@@ -186,7 +177,6 @@ def _process_file(
             drain(writer, keep=2 * config.workers if pool else 0)  # bounded in-flight batches
             advance(n_read)
         drain(writer, keep=0)
-    readable(target)
     return FileReport(
         input=str(source.path),
         output=str(target),
@@ -207,9 +197,16 @@ def preprocess(
     """Run preprocessing and write `generation_config.yaml`; `on_progress(file, done, total)` runs per batch."""
     config.sampling.check_catalog(catalog)
     inputs = list_inputs(config.input_dir)
+    if config.output_dir.exists() and not config.output_dir.is_dir():
+        raise UsageError(f"--output-dir {config.output_dir} is a file; give a folder")
+    if config.output_dir.resolve() == config.input_dir.resolve():
+        raise UsageError("--output-dir must differ from --input-dir (outputs would be read as inputs next time)")
     sources = [open_source(p) for p in inputs]
     targets = []
     for source in sources:
+        if source.num_rows == 0:
+            raise DataError(f"{source.path}: no rows")
+        check_columns(source.schema, str(source.path))  # every file before any work
         plan_size = len(plan_rows(source.num_rows, config.sampling, source.path.name))
         target = config.output_dir / output_name(source.path, plan_size)
         if target.exists() and not config.overwrite:
@@ -239,5 +236,4 @@ def preprocess(
         record = generation_record(config, catalog, reports, arguments or {})
         tmp = stack.enter_context(atomic_path(config.output_dir / GENERATION_CONFIG))
         tmp.write_text(yaml.safe_dump(record, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        readable(tmp)
     return reports

@@ -83,8 +83,10 @@ def _open_jsonl(path: Path) -> SourceFile:
     for number, value in read_jsonl(path):
         rows.append(value)
         lines.append(number)
+    if not rows:
+        raise DataError(f"{path}: no JSON lines (empty file)")
     try:
-        schema = pa.Table.from_pylist(rows).schema if rows else pa.schema([])
+        schema = pa.Table.from_pylist(rows).schema
     except (pa.ArrowException, TypeError) as exc:
         raise DataError(
             f"{path}: line {_first_conflict(rows, lines)}: a field's type differs from earlier lines ({exc})"

@@ -96,6 +96,17 @@ def decode_tools_kwargs(tools_kwargs: Mapping[str, Any] | None) -> dict[str, dic
     return decoded
 
 
+def _check_labels(source: Mapping[str, Any], where: str) -> None:
+    """The reward needs a data_source and a reward_model whose ground_truth is set (it may be empty)."""
+    if not isinstance(source.get("data_source"), str) or not source["data_source"].strip():
+        raise DataError(f"{where}: 'data_source' must be a non-empty string, got {source.get('data_source')!r}")
+    reward_model = source.get("reward_model")
+    if not isinstance(reward_model, Mapping) or reward_model.get("ground_truth") is None:
+        raise DataError(
+            f"{where}: 'reward_model' must be a mapping with a ground_truth (may be ''), got {reward_model!r}"
+        )
+
+
 def build_row(
     source: Mapping[str, Any],
     *,
@@ -118,6 +129,7 @@ def build_row(
     extra = source.get("extra_info") or {}
     if not isinstance(extra, Mapping):
         raise DataError(f"{where}: 'extra_info' must be a mapping, got {type(extra).__name__}")
+    _check_labels(source, where)
     recorded = extra.get("recorded_models")
     if recorded is not None:
         missing = [m for m in pool if m not in set(recorded)]
@@ -201,9 +213,19 @@ def output_schema(input_schema: pa.Schema, model_ids: Sequence[str], mode: Mode)
 
 
 def check_columns(schema: pa.Schema, where: str) -> None:
-    """Raise DataError naming the file when a required guru column is missing."""
+    """Raise DataError naming the file when a required guru column is missing or it already holds router rows."""
     missing = [c for c in REQUIRED_COLUMNS if c not in schema.names]
     if missing:
         raise DataError(
             f"{where}: missing column(s) {', '.join(missing)} (guru rows need data_source, prompt, reward_model)"
+        )
+    extra_type = schema.field("extra_info").type if "extra_info" in schema.names else None
+    if (
+        extra_type is not None
+        and pa.types.is_struct(extra_type)
+        and {"user_messages", "model_pool"} <= set(extra_type.names)
+    ):
+        raise DataError(
+            f"{where}: already holds router training rows (extra_info has user_messages and model_pool); "
+            "pass the guru-style source rows instead"
         )

@@ -49,7 +49,7 @@ class SamplingConfig:
 
     ranges: Mapping[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_RANGES))
     num_repetitions: int = 3
-    max_num_samples: int = 5000  # <= 0 keeps every row
+    max_num_samples: int = 5000  # 0 keeps every row
     seed: int = 42
     use_fixed_sets: bool = False
     fixed_set_percentages: tuple[float, float, float] = (0.1, 0.1, 0.1)
@@ -61,6 +61,8 @@ class SamplingConfig:
             lo, hi = self.ranges.get(tier, (0, 0))
             if lo < 0 or hi < lo:
                 raise UsageError(f"--{tier}-min/--{tier}-max: need 0 <= min <= max, got {lo} and {hi}")
+        if self.max_num_samples < 0:
+            raise UsageError(f"--max-num-samples must be >= 0 (0 keeps every row), got {self.max_num_samples}")
         if self.num_repetitions < 1:
             raise UsageError(f"--num-repetitions must be at least 1, got {self.num_repetitions}")
         if any(p < 0 for p in self.fixed_set_percentages) or sum(self.fixed_set_percentages) > 1 + 1e-9:

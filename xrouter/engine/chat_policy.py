@@ -1,4 +1,4 @@
-"""LLM router policies: an OpenAI-compatible endpoint (httpx) or a catalog model (LiteLLM).
+"""LLM router policies: an OpenAI-compatible endpoint (aiohttp) or a catalog model (LiteLLM).
 
 `endpoint` serves a trained router from vLLM or SGLang started with a hermes tool parser
 (`--policy endpoint`, the default with `--router-api-base`). `litellm:<catalog id>` uses any catalog
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 _HERMES_CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 
 
-def _hermes_calls(text: str) -> tuple[str, list[RouterToolCall]]:
+def hermes_calls(text: str) -> tuple[str, list[RouterToolCall]]:
     """Tool calls written as hermes blocks in the text; JSON that fails to parse is kept for the engine to refuse."""
     calls: list[RouterToolCall] = []
     for index, block in enumerate(_HERMES_CALL.findall(text)):
@@ -58,7 +58,7 @@ def parse_router_response(body: Any, price: RouterPrice, latency_s: float) -> Ro
             )
         )
     if not calls and "<tool_call>" in text:
-        text, calls = _hermes_calls(text)
+        text, calls = hermes_calls(text)
     usage_body = body.get("usage") or {}
     usage = Usage(
         input_tokens=int(usage_body.get("prompt_tokens") or 0),
@@ -81,6 +81,7 @@ class EndpointRouterPolicy:
         self._settings = settings
         self._url = settings.api_base.rstrip("/") + "/chat/completions"
         self._headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+        self._price = settings.price or RouterPrice()
         self._session: Any = None
 
     def _client(self) -> Any:
@@ -122,7 +123,7 @@ class EndpointRouterPolicy:
             body = json.loads(raw)
         except ValueError:
             raise RouterPolicyError("router endpoint returned a body that is not JSON") from None
-        return parse_router_response(body, self._settings.price, time.perf_counter() - started)
+        return parse_router_response(body, self._price, time.perf_counter() - started)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
@@ -139,12 +140,11 @@ class LiteLLMRouterPolicy:
         self._spec = settings.catalog.resolve(model_id)
         self.name = self._spec.id
         self._settings = settings
-        explicit = settings.price.input_usd_per_mtok or settings.price.output_usd_per_mtok
-        self._price = (
-            settings.price
-            if explicit
-            else RouterPrice(self._spec.input_usd_per_mtok or 0.0, self._spec.output_usd_per_mtok or 0.0)
-        )
+        self._price = settings.price
+        if self._price is None:  # no price flags: the catalog entry's price
+            if not self._spec.has_price:
+                logger.warning("router model %s has no catalog price: router_cost is 0", self._spec.id)
+            self._price = RouterPrice(self._spec.input_usd_per_mtok or 0.0, self._spec.output_usd_per_mtok or 0.0)
 
     async def next_turn(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> RouterTurn:
         """Ask the catalog model for the next turn through `litellm.acompletion`."""

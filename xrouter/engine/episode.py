@@ -83,8 +83,18 @@ class EpisodeEngine:
         self.tools_by_name = {s.tool_name: s for s in self.models}
         self.tools = openai_tools(catalog, [s.id for s in self.models], simple=self.config.mode == "simple")
 
-    async def run(self, user_messages: Sequence[dict[str, Any]], options: RequestOptions | None = None) -> Trajectory:
-        """Run one episode for a user conversation; `RouterPolicyError` propagates (the server maps it to 502)."""
+    async def run(
+        self,
+        user_messages: Sequence[dict[str, Any]],
+        options: RequestOptions | None = None,
+        *,
+        turns_out: list[TurnRecord] | None = None,
+    ) -> Trajectory:
+        """Run one episode for a user conversation; `RouterPolicyError` propagates (the server maps it to 502).
+
+        `turns_out`, when given, receives the turns as they happen, so a caller can still account for
+        what an episode spent when it fails or is cancelled half-way.
+        """
         options = options or RequestOptions()
         cfg = self.config
         started = time.perf_counter()
@@ -92,7 +102,7 @@ class EpisodeEngine:
         budget_usd = options.max_cost_usd if options.max_cost_usd is not None else cfg.max_cost_usd
         budget = CallBudget(calls_left=cfg.max_total_calls, usd_left=budget_usd)
         temperature = options.temperature if options.temperature is not None else cfg.target_temperature
-        turns: list[TurnRecord] = []
+        turns: list[TurnRecord] = turns_out if turns_out is not None else []
         history: list[CallRecord] = []
         for number in range(1, cfg.max_turns + 1):
             turn = await self.policy.next_turn(messages, self.tools)

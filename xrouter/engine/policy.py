@@ -90,7 +90,7 @@ class PolicySettings:
     router_model: str = "router"
     api_base: str | None = None
     api_key: str | None = None
-    price: RouterPrice = field(default_factory=RouterPrice)
+    price: RouterPrice | None = None  # None: the policy's default (litellm: its catalog entry; endpoint: free)
     temperature: float | None = 1.0
     max_tokens: int = 4096
     timeout_s: float = 120.0

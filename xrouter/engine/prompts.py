@@ -77,10 +77,11 @@ def content_text(content: Any) -> str:
     if isinstance(content, Sequence):
         parts = []
         for part in content:
-            if isinstance(part, dict) and part.get("type") == "text":
-                parts.append(str(part.get("text", "")))
-            else:
+            if not isinstance(part, dict) or part.get("type") != "text":
                 raise ValueError("only text content parts are supported")
+            if not isinstance(part.get("text"), str):  # a missing or non-string text is a client bug, not ""
+                raise ValueError("a text content part needs a string 'text'")
+            parts.append(part["text"])
         return "\n".join(parts)
     raise ValueError(f"message content must be a string or a list of text parts, got {type(content).__name__}")
 

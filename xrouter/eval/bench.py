@@ -27,6 +27,7 @@ from xrouter.eval.backends import build_caller, catalog_prices
 from xrouter.eval.datasets import BenchData, BenchItem, load_bench_data
 from xrouter.eval.policies import (
     KEYWORDS,
+    PREFIXES,
     BenchContext,
     LearnedPolicy,
     OraclePolicy,
@@ -36,7 +37,7 @@ from xrouter.eval.policies import (
     SinglePolicy,
 )  # fmt: skip
 from xrouter.eval.samples import SampleLog, sample_key
-from xrouter.eval.summary import summarize
+from xrouter.eval.summary import failures, summarize
 from xrouter.io import atomic_path, atomic_write_text
 from xrouter.llm.types import ModelCaller
 
@@ -96,6 +97,7 @@ class BenchResult:
     dropped: dict[str, int]
     skipped: int
     ran: int
+    failures: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # policy -> (failed, total, first error)
 
 
 def expand_policies(specs: Sequence[str], candidates: Sequence[str]) -> list[str]:
@@ -106,7 +108,7 @@ def expand_policies(specs: Sequence[str], candidates: Sequence[str]) -> list[str
             if not candidates:
                 raise UsageError("single:* needs candidate models (an outcome table or --models)")
             out.extend(f"single:{m}" for m in candidates)
-        elif spec in KEYWORDS or spec.split(":", 1)[0] in ("single", "learned", "router") and ":" in spec:
+        elif spec in KEYWORDS or any(spec.startswith(p) and len(spec) > len(p) for p in PREFIXES):
             out.append(spec)
         else:
             raise UsageError(
@@ -154,6 +156,15 @@ def load_all(config: BenchConfig) -> list[BenchData]:
                 d.table = d.table.subset(i.query_id for i in kept)
         if not d.items:
             raise UsageError(f"{d.source}: no queries left after --split {config.split} and --limit")
+    seen: dict[tuple[str, str], int] = {}
+    for n, d in enumerate(data):  # the same query from two --dataset arguments would be run and counted twice
+        for item in d.items:
+            first = seen.setdefault((item.dataset, item.query_id), n)
+            if first != n:
+                raise UsageError(
+                    f"--dataset {d.source}: query {item.query_id!r} of {item.dataset} also comes from --dataset"
+                    f" {data[first].source}; give each dataset once"
+                )
     return data
 
 
@@ -173,9 +184,12 @@ def build_context(config: BenchConfig, data: list[BenchData], caller: ModelCalle
     return ctx
 
 
-def _check_run_file(out: Path, config: BenchConfig) -> None:
-    """Refuse to mix runs: a resumed run must use the same datasets, split and seed."""
-    fields = {k: v for k, v in asdict(config).items() if k in ("datasets", "split", "holdout", "seed", "limit")}
+RUN_FIELDS = ("datasets", "split", "holdout", "seed", "limit")
+
+
+def _check_run_file(out: Path, config: BenchConfig) -> dict[str, Any]:
+    """Refuse to mix runs (a resumed run must use the same datasets, split and seed); return what run.json holds."""
+    fields = {k: v for k, v in asdict(config).items() if k in RUN_FIELDS}
     run_file = out / "run.json"
     if config.resume and run_file.exists():
         before = json.loads(run_file.read_text(encoding="utf-8"))
@@ -184,7 +198,7 @@ def _check_run_file(out: Path, config: BenchConfig) -> None:
             raise UsageError(f"--resume: {', '.join(changed)} differ from the run in {out}; use a new --out")
     elif not config.resume and (out / "samples.jsonl").exists():
         raise UsageError(f"{out}/samples.jsonl exists: pass --resume to continue that run, or choose another --out")
-    atomic_write_text(run_file, json.dumps(fields, indent=1) + "\n")
+    return fields
 
 
 def run_bench(
@@ -195,8 +209,7 @@ def run_bench(
 
     console = console or Console(stderr=True)
     out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_run_file(out, config)
+    run_fields = _check_run_file(out, config)
     data = load_all(config)
     if config.backend != "replay" and any(d.table is not None for d in data):
         raise UsageError(
@@ -212,10 +225,13 @@ def run_bench(
     names = expand_policies(config.policies, ctx.candidates)
     policies = [build_policy(n, config, embedder) for n in names]
     log_file = SampleLog(out / "samples.jsonl")
-    log_file.repair()
-    done = log_file.done_keys() if config.resume else set()
     for policy in policies:
         policy.prepare(items, ctx)
+    # everything is validated: only now touch --out, so a bad flag or file leaves no partial output behind
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "run.json", json.dumps(run_fields, indent=1) + "\n")
+    log_file.repair()
+    done = log_file.done_keys() if config.resume else set()
     skipped = sum(1 for p in policies for i in items if (p.name, i.dataset, i.query_id) in done)
     try:
         ran = asyncio.run(_run_all(policies, items, ctx, done, log_file, config.concurrency, console))
@@ -277,4 +293,4 @@ def _finish(
         shown = summary[summary["dataset"] == "all"] if "all" in datasets else summary
         title = f"accuracy vs cost ({', '.join(sorted(datasets - {'all'}))}; n={int(shown['n'].max())} per policy)"
         frontier = plot_frontier(shown, out / "frontier.png", title=title)
-    return BenchResult(out, summary, aiq_frame, frontier, dropped, skipped, ran)
+    return BenchResult(out, summary, aiq_frame, frontier, dropped, skipped, ran, failures(samples))

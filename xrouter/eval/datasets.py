@@ -9,6 +9,7 @@ policy and counted.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from xrouter.data.outcomes import OutcomeTable, load_outcomes
 from xrouter.errors import DataError
 from xrouter.eval.split import in_split
 from xrouter.io import read_jsonl
+
+log = logging.getLogger(__name__)
 
 # evalset folder name -> data_source understood by the reward scorers
 _EVALSETS: dict[str, str] = {
@@ -55,12 +58,6 @@ class BenchData:
     items: list[BenchItem]
     table: OutcomeTable | None = None
     dropped_incomplete: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def datasets(self) -> list[str]:
-        """Dataset names present, in first-seen order."""
-        return list(dict.fromkeys(i.dataset for i in self.items))
 
 
 def _is_outcome_file(path: Path) -> bool:
@@ -100,7 +97,11 @@ def load_bench_data(path: str | Path, *, split: str = "all", holdout: float = 0.
         items = _evalset_items(p)
     else:
         raise DataError(f"{p}: unsupported dataset type (use .csv/.parquet/.jsonl)")
-    kept = [i for i in items if in_split(i.query_id, split, holdout=holdout, seed=seed)]
+    unique = list({(i.dataset, i.query_id): i for i in reversed(items)}.values())[::-1]  # first occurrence wins
+    if len(unique) < len(items):
+        # a preprocessed parquet repeats each query once per model-pool version; benchmark every query once
+        log.info("%s: %d rows repeat a query id already seen; each query runs once", p, len(items) - len(unique))
+    kept = [i for i in unique if in_split(i.query_id, split, holdout=holdout, seed=seed)]
     return BenchData(str(p), kept)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -51,7 +50,11 @@ class RouterSpec:
         if self.kind not in KINDS:
             raise UsageError(f"router kind must be one of {', '.join(KINDS)} (got {self.kind!r})")
         if self.k < 1:
-            raise UsageError(f"k must be at least 1 (got {self.k})")
+            raise UsageError(f"--k must be at least 1 (got {self.k})")
+        if self.hidden < 1:
+            raise UsageError(f"--hidden must be at least 1 (got {self.hidden})")
+        if not self.quality_scale > 0:
+            raise UsageError(f"--quality-scale must be positive (got {self.quality_scale})")
 
 
 class LearnedRouter:
@@ -211,8 +214,3 @@ def parse_learned_policy(spec: str) -> tuple[str, float | None]:
     if not spec:
         raise UsageError("learned policy needs a folder: learned:<DIR>[:lambda]")
     return spec, None
-
-
-def choices_to_models(router: LearnedRouter, picks: Sequence[int]) -> list[str]:
-    """Model names for chosen column indices."""
-    return [router.models[int(i)] for i in picks]

@@ -3,9 +3,10 @@
 Turn 1: embed the user's request, score every offered `call_<model>` tool whose model the router knows with
 `p * K - lambda * cost`, and call the best one with an empty `optimized_system_prompt`, so the target sees the
 user's conversation unchanged. Turn 2 (agent mode): `select_response` naming that call, so the target's answer is
-returned word for word; simple mode ends the episode after the delegation by itself. If the call failed, the
-engine's own rules decide the outcome (select_response of a failed call gives no answer); the router does not
-retry another model. The router's own cost is 0 USD; its latency is the embedding time.
+returned word for word; simple mode ends the episode after the delegation by itself. If the call failed (the tool
+response is an `[error] ...` line), the next turn calls the best offered model not tried yet, while the engine's
+turn limit allows; when every offered model has failed, it selects the last call and the engine's rules give
+"no answer". The router's own cost is 0 USD; its latency is the embedding time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from xrouter.engine.policy import PolicySettings, RouterPolicyError, RouterToolC
 from xrouter.engine.prompts import USER_QUERY_LABEL, content_text
 from xrouter.errors import UsageError
 from xrouter.eval.learned import LearnedRouter, parse_learned_policy
+
+_ERROR_PREFIX = "[error]"  # how the engine and the call layer mark a failed or refused call for the router
 
 
 def request_text(messages: list[dict[str, Any]]) -> str:
@@ -60,16 +63,17 @@ class LearnedRouterPolicy:
         return sorted((r for r in ranked if r[1] in offered), key=lambda r: -r[0])
 
     async def next_turn(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> RouterTurn:
-        """Call the best model, then select its answer."""
+        """Call the best model, then select its answer; after a failed call, try the next best model."""
         offered = {t["function"]["name"] for t in tools}
         called = [
             c["function"]["name"] for m in messages if m.get("role") == "assistant" for c in m.get("tool_calls") or []
         ]
-        if called:
+        tool_outputs = [content_text(m.get("content")) for m in messages if m.get("role") == "tool"]
+        last_failed = bool(tool_outputs) and tool_outputs[-1].startswith(_ERROR_PREFIX)
+        if called and not last_failed:
             if SELECT_TOOL_NAME in offered:
                 return RouterTurn(tool_calls=(RouterToolCall.of(SELECT_TOOL_NAME, model_call_name=called[-1]),))
-            last_tool = [m for m in messages if m.get("role") == "tool"]
-            return RouterTurn(text=content_text(last_tool[-1].get("content")) if last_tool else "")
+            return RouterTurn(text=tool_outputs[-1] if tool_outputs else "")
         started = time.perf_counter()
         emb = await asyncio.to_thread(self._embed, request_text(messages))
         ranked = self.rank(emb, offered)
@@ -78,7 +82,10 @@ class LearnedRouterPolicy:
                 f"none of the learned router's models ({', '.join(self.router.models)}) is offered as a tool;"
                 " serve it with --models naming models it was fitted on"
             )
-        call = RouterToolCall.of(ranked[0][1], optimized_system_prompt="")
+        untried = [tool for _, tool in ranked if tool not in called]
+        if not untried:  # every offered model failed: let the engine's rules end the episode without an answer
+            return RouterTurn(tool_calls=(RouterToolCall.of(SELECT_TOOL_NAME, model_call_name=called[-1]),))
+        call = RouterToolCall.of(untried[0], optimized_system_prompt="")
         return RouterTurn(tool_calls=(call,), latency_s=time.perf_counter() - started)
 
     async def aclose(self) -> None:

@@ -131,6 +131,18 @@ def summarize(
     return summary[SUMMARY_COLUMNS], pd.DataFrame(aiq_rows)
 
 
+def failures(samples: list[dict[str, Any]]) -> dict[str, tuple[int, int, str]]:
+    """Per policy with failed queries: (failed, total, first error message), so a dead backend is not silent."""
+    total: dict[str, int] = {}
+    failed: dict[str, tuple[int, str]] = {}
+    for s in samples:
+        total[s["policy"]] = total.get(s["policy"], 0) + 1
+        if s.get("error"):
+            n, first = failed.get(s["policy"], (0, str(s["error"])))
+            failed[s["policy"]] = (n + 1, first)
+    return {p: (n, total[p], first) for p, (n, first) in failed.items()}
+
+
 def render_table(summary: pd.DataFrame, console: Any, *, title: str = "xrouter bench") -> None:
     """Print the summary as a rich table (only the pooled `all` rows when there are several datasets)."""
     from rich.table import Table

@@ -2,10 +2,13 @@
 
 The key is the SHA-256 of canonical JSON (sorted keys, no whitespace, floats as written by
 `json.dumps`) of `{model: <LiteLLM model>, messages, params: <sampling params actually sent>}`.
-Only successful results are stored. Every process opens its own connection; WAL mode plus a busy
-timeout lets many processes (Ray workers) read and write at once. A database that cannot be read
-raises `DataError` at open (delete the file or pick another path); an error during a lookup or a
-store is logged and treated as a miss, so the caller falls back to a live call - never a wrong answer.
+Only successful results are stored. Every process opens its own connections (one for lookups, one
+for stores, so a store waiting on a lock never holds up a lookup); WAL mode plus a busy timeout lets
+many processes (Ray workers) read and write at once. A database that cannot be read raises
+`DataError` at open (delete the file or pick another path); an error during a lookup or a store is
+logged and treated as a miss, so the caller falls back to a live call - never a wrong answer. A store
+that found the database locked for the whole busy timeout pauses stores for `lock_cooldown_s`, so a
+database held by a stuck process costs one wait, not one per call.
 """
 
 from __future__ import annotations
@@ -68,15 +71,28 @@ def _result_from_payload(payload: str) -> CallResult:
 class ResponseCache:
     """SQLite response cache shared by threads and processes (modes off | read | write | readwrite)."""
 
-    def __init__(self, path: str | Path, mode: CacheMode = "readwrite", *, busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        mode: CacheMode = "readwrite",
+        *,
+        busy_timeout_s: float = 30.0,
+        lock_cooldown_s: float = 60.0,
+    ) -> None:
         if mode not in CACHE_MODES:
             raise UsageError(f"cache mode {mode!r} is not one of {', '.join(CACHE_MODES)}")
         self.path = Path(path)
         self.mode: CacheMode = mode
-        self._lock = threading.Lock()
+        self.lock_cooldown_s = lock_cooldown_s
+        self._lock = threading.Lock()  # guards the lookup connection
+        self._write_lock = threading.Lock()  # guards the store connection
         self._conn: sqlite3.Connection | None = None
+        self._write_conn: sqlite3.Connection | None = None
+        self._stores_paused_until = 0.0
         if mode != "off":
             self._conn = self._open(busy_timeout_s)
+            if self.writable:
+                self._write_conn = self._open(busy_timeout_s)
 
     @property
     def readable(self) -> bool:
@@ -128,18 +144,30 @@ class ResponseCache:
         return replace(result, cache_hit=True, spent_usd=0.0, attempts=0, latency_s=0.0)
 
     def put(self, key: str, result: CallResult) -> bool:
-        """Store a successful result under `key`; returns False (and logs) when it could not."""
-        if self._conn is None or not self.writable or not result.success:
+        """Store a successful result under `key`; returns False (and logs) when it could not.
+
+        May wait up to the busy timeout on a locked database: async callers run it in a thread.
+        """
+        if self._write_conn is None or not result.success or time.monotonic() < self._stores_paused_until:
             return False
         try:
             payload = _result_payload(result)
-            with self._lock:
-                self._conn.execute(
+            with self._write_lock:
+                self._write_conn.execute(
                     "INSERT OR REPLACE INTO responses (key, model, created, result) VALUES (?, ?, ?, ?)",
                     (key, result.model_id, time.time(), payload),
                 )
-        except (sqlite3.Error, ValueError) as exc:
-            logger.warning("response cache %s: store failed (%s); result not cached", self.path, exc)
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+                self._stores_paused_until = time.monotonic() + self.lock_cooldown_s
+                logger.warning(
+                    "response cache %s: locked by another process (%s); not storing for %gs",
+                    self.path,
+                    exc,
+                    self.lock_cooldown_s,
+                )
+            else:
+                logger.warning("response cache %s: store failed (%s); result not cached", self.path, exc)
             return False
         return True
 
@@ -150,11 +178,15 @@ class ResponseCache:
             return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def close(self) -> None:
-        """Close the connection (further lookups are misses)."""
+        """Close the connections (further lookups are misses, stores are refused)."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+        with self._write_lock:
+            if self._write_conn is not None:
+                self._write_conn.close()
+                self._write_conn = None
 
     def __enter__(self) -> ResponseCache:
         return self

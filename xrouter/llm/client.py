@@ -34,10 +34,10 @@ from xrouter.errors import CatalogError, UsageError
 from xrouter.llm.cache import ResponseCache, cache_key
 from xrouter.llm.errors import classify_exception, retry_after_s
 from xrouter.llm.ledger import Ledger
-from xrouter.llm.params import cache_fields, sampling_params
+from xrouter.llm.params import cache_fields, check_request, sampling_params
 from xrouter.llm.response import parse_response
 from xrouter.llm.retry import RetryConfig
-from xrouter.llm.transport import DirectHTTPTransport, supports_direct_http
+from xrouter.llm.transport import DirectHTTPTransport, litellm_completion, supports_direct_http
 from xrouter.llm.types import CallError, CallResult
 
 __all__ = ["QUERY_ID_HEADER", "REQUEST_ID_HEADER", "LLMClient", "RetryConfig", "Transport"]
@@ -125,21 +125,86 @@ class LLMClient:
         try:
             spec = self.catalog.resolve(model_id)
         except CatalogError as exc:
-            error = CallError("not_found", str(exc))
-            result = CallResult(model_id, "", False, error=error, attempts=0, request_id=request_id)
-            return self._record(result, query_id, None)
-        params = sampling_params(spec, temperature=temperature, max_tokens=max_tokens, top_p=top_p)
-        key = None
-        if self.cache is not None and self.cache.mode != "off":
-            key = cache_key(cache_fields(spec, messages, params, self.api_base))
+            return self._failed(model_id, CallError("not_found", str(exc)), request_id, query_id, None, started)
+        try:
+            check_request(messages, timeout_s)
+            params = sampling_params(spec, temperature=temperature, max_tokens=max_tokens, top_p=top_p)
+        except (TypeError, ValueError) as exc:  # a bad argument is the caller's error, reported like a 400
+            return self._failed(spec.id, CallError("bad_request", str(exc)), request_id, query_id, spec, started)
+        key = self._cache_key(spec, messages, params)
+        if key is not None and self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
                 hit = replace(hit, model_id=spec.id, request_id=request_id, latency_s=time.monotonic() - started)
                 return self._record(hit, query_id, spec)
-        async with self._semaphore(spec.id):
+        slot = self._semaphore(spec.id)
+        if not await self._acquire(slot, started):
+            waited = time.monotonic() - started
+            message = (
+                f"no free slot for {spec.id} within the {waited:.3g}s call budget "
+                f"({self.max_concurrency_per_model} calls in flight)"
+            )
+            return self._failed(spec.id, CallError("timeout", message), request_id, query_id, spec, started)
+        try:
             result = await self._call_with_retries(spec, messages, params, timeout_s, request_id, query_id, started)
-        if key is not None and result.success:
-            self.cache.put(key, result)  # type: ignore[union-attr]
+        finally:
+            slot.release()
+        if key is not None and result.success and self.cache is not None and self.cache.writable:
+            await self._store(key, result, started)
+        return self._record(result, query_id, spec)
+
+    async def _store(self, key: str, result: CallResult, started: float) -> None:
+        """Cache a result off the event loop, waiting for it no longer than the call's budget allows.
+
+        A store normally takes a millisecond (so the next identical call hits); on a locked database it
+        can wait up to the cache's busy timeout, which must neither stall other calls nor this answer.
+        """
+        store = asyncio.ensure_future(asyncio.to_thread(self.cache.put, key, result))  # type: ignore[union-attr]
+        remaining = started + self.retry.total_timeout_s - time.monotonic()
+        await asyncio.wait({store}, timeout=max(remaining, 0.0))
+
+    async def _acquire(self, slot: asyncio.Semaphore, started: float) -> bool:
+        """Take a concurrency slot, waiting no longer than the call's total budget allows."""
+        if not slot.locked():
+            await slot.acquire()  # free slot: no timer needed
+            return True
+        remaining = started + self.retry.total_timeout_s - time.monotonic()
+        try:
+            await asyncio.wait_for(slot.acquire(), timeout=max(remaining, 0.0))
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def _cache_key(self, spec: ModelSpec, messages: list[dict[str, Any]], params: dict[str, Any]) -> str | None:
+        """The cache key of this request, or None when there is no cache or the request cannot be keyed."""
+        if self.cache is None or self.cache.mode == "off":
+            return None
+        try:
+            return cache_key(cache_fields(spec, messages, params, self.api_base))
+        except (TypeError, ValueError) as exc:  # e.g. NaN or non-JSON objects in messages: skip the cache
+            logger.warning("call %s: request cannot be cached (%s); calling without the cache", spec.id, exc)
+            return None
+
+    def _failed(
+        self,
+        model_id: str,
+        error: CallError,
+        request_id: str | None,
+        query_id: str | None,
+        spec: ModelSpec | None,
+        started: float,
+    ) -> CallResult:
+        """A failure decided before any HTTP attempt (unknown model, bad arguments, no free slot)."""
+        result = CallResult(
+            model_id,
+            "",
+            False,
+            latency_s=time.monotonic() - started,
+            provider=spec.provider if spec is not None else "",
+            error=error,
+            attempts=0,
+            request_id=request_id,
+        )
         return self._record(result, query_id, spec)
 
     def _record(self, result: CallResult, query_id: str | None, spec: ModelSpec | None) -> CallResult:
@@ -220,7 +285,7 @@ class LLMClient:
                 metadata=metadata,
             )
         else:
-            call = self._litellm(spec, messages, params, timeout_s, endpoint, headers, metadata)
+            call = litellm_completion(spec, messages, params, timeout_s, endpoint, headers, metadata)
         # Hard stop slightly after the provider timeout, in case a transport ignores it.
         if _TIMEOUT_CM is not None:  # Python >= 3.11: no extra task per call, unlike wait_for
             async with _TIMEOUT_CM(timeout_s + 1.0):
@@ -242,35 +307,6 @@ class LLMClient:
         headers = {names[k]: v for k, v in metadata.items()}
         to_replay = spec.provider == "replay" or self.api_base is not None
         return headers, (metadata if to_replay else {})
-
-    async def _litellm(
-        self,
-        spec: ModelSpec,
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
-        timeout_s: float,
-        endpoint: dict[str, Any],
-        headers: dict[str, str],
-        metadata: dict[str, str],
-    ) -> Any:
-        import litellm  # heavy import, deferred to the first LiteLLM call
-
-        # Display-only switch: without it LiteLLM prints a feedback banner on every provider error.
-        litellm.suppress_debug_info = True
-        kwargs: dict[str, Any] = {
-            "model": spec.litellm_model,
-            "messages": messages,
-            "timeout": timeout_s,
-            "num_retries": 0,  # our retries are the only ones
-            "max_retries": 0,
-            **params,
-            **endpoint,
-        }
-        if headers:
-            kwargs["extra_headers"] = headers
-        if metadata:
-            kwargs["extra_body"] = {"metadata": metadata}
-        return await litellm.acompletion(**kwargs)
 
     async def aclose(self) -> None:
         """Close pooled HTTP connections of the running event loop (LiteLLM manages its own)."""

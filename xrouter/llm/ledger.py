@@ -52,6 +52,18 @@ def ledger_record(result: CallResult, **extra: Any) -> dict[str, Any]:
     return record
 
 
+def append_line(fd: int, data: bytes) -> None:
+    """Append one encoded line to an `O_APPEND` descriptor with a single `os.write`.
+
+    One write keeps the line whole among concurrent writers and lets a killed process leave at most a
+    torn last line. Should the kernel accept fewer bytes (disk nearly full), the rest follows at once
+    rather than leaving the line torn mid-file.
+    """
+    written = os.write(fd, data)
+    while written < len(data):
+        written += os.write(fd, data[written:])
+
+
 class Ledger:
     """Append-only JSONL ledger of calls, safe to share between threads and processes."""
 
@@ -70,7 +82,7 @@ class Ledger:
         line = json.dumps(ledger_record(result, **extra), default=str, ensure_ascii=False) + "\n"
         data = line.encode("utf-8")
         with self._lock:
-            os.write(self._fd, data)  # one write: O_APPEND keeps it whole among concurrent writers
+            append_line(self._fd, data)
             if self._fsync:
                 os.fsync(self._fd)
 

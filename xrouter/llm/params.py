@@ -48,3 +48,14 @@ def cache_fields(
     """
     endpoint = api_base or spec.api_base
     return {"model": spec.litellm_model, "api_base": endpoint, "messages": messages, "params": params}
+
+
+def check_request(messages: Any, timeout_s: float | None) -> None:
+    """Raise ValueError for arguments no provider could accept (checked before any network traffic)."""
+    if not isinstance(messages, list) or not messages:
+        raise ValueError(f"messages must be a non-empty list of chat messages, got {type(messages).__name__}")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise ValueError(f"messages[{index}] must be a dict with a string 'role'")
+    if timeout_s is not None and not timeout_s > 0:
+        raise ValueError(f"timeout_s must be > 0, got {timeout_s}")

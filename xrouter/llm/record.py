@@ -29,6 +29,7 @@ from xrouter.data.outcomes import COLUMNS, load_outcome_table, normalize_text
 from xrouter.engine.prompts import content_text
 from xrouter.errors import DataError
 from xrouter.io import atomic_path
+from xrouter.llm.ledger import append_line
 from xrouter.llm.types import CallResult, ModelCaller
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,12 @@ class Recorder:
             if existing.exists() and existing.stat().st_size > 0:
                 frame = _read_rows(existing)
                 self._seen.update(zip(frame["query_id"].astype(str), frame["model"].astype(str), strict=True))
-        self.journal.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DataError(f"{self.journal}: cannot open the record journal for appending ({exc.strerror})") from None
+        self._unpriced: set[str] = set()
         self.recorded = 0
 
     async def call(
@@ -116,8 +121,12 @@ class Recorder:
         with self._lock:
             if (qid, result.model_id) in self._seen or self._fd < 0:
                 return False
+            if result.cost_usd is None and result.model_id not in self._unpriced:
+                # Replay serves only rows with a cost: such rows stay in the table but cannot be replayed.
+                self._unpriced.add(result.model_id)
+                logger.warning("%s has no catalog price: its rows get no cost and will not replay", result.model_id)
             self._seen.add((qid, result.model_id))
-            os.write(self._fd, line)
+            append_line(self._fd, line)
             self.recorded += 1
         return True
 

@@ -1,4 +1,4 @@
-"""Direct HTTP transport for OpenAI-compatible endpoints (replay server, local vLLM, proxies).
+"""The two ways a request leaves the client: direct HTTP for OpenAI-compatible endpoints, or LiteLLM.
 
 LiteLLM costs several milliseconds of CPU per call (request building, logging objects, its own
 cost lookup). For a model whose endpoint is an explicitly configured OpenAI-compatible `api_base`
@@ -6,6 +6,7 @@ cost lookup). For a model whose endpoint is an explicitly configured OpenAI-comp
 request with one shared `httpx.AsyncClient` per event loop. Errors are raised as exceptions that
 `xrouter.llm.errors.classify_exception` understands (status code, Retry-After header, httpx
 transport errors, JSON decode errors), so retries behave exactly as with LiteLLM.
+`litellm_completion` is the LiteLLM path, with per-call settings only and LiteLLM's own retries off.
 """
 
 from __future__ import annotations
@@ -104,3 +105,33 @@ class DirectHTTPTransport:
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+
+async def litellm_completion(
+    spec: ModelSpec,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    timeout_s: float,
+    endpoint: dict[str, Any],
+    headers: dict[str, str],
+    metadata: dict[str, str],
+) -> Any:
+    """One chat completion through `litellm.acompletion` with per-call settings only (no LiteLLM retries)."""
+    import litellm  # heavy import, deferred to the first LiteLLM call
+
+    # Display-only switch: without it LiteLLM prints a feedback banner on every provider error.
+    litellm.suppress_debug_info = True
+    kwargs: dict[str, Any] = {
+        "model": spec.litellm_model,
+        "messages": messages,
+        "timeout": timeout_s,
+        "num_retries": 0,  # our retries are the only ones
+        "max_retries": 0,
+        **params,
+        **endpoint,
+    }
+    if headers:
+        kwargs["extra_headers"] = headers
+    if metadata:
+        kwargs["extra_body"] = {"metadata": metadata}
+    return await litellm.acompletion(**kwargs)

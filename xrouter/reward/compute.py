@@ -12,6 +12,7 @@ key set is the same for every call.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, get_args
 
@@ -63,6 +64,10 @@ def _cost(extra: Mapping[str, Any], calls: list[Mapping[str, Any]]) -> float:
     return float(sum(float(c.get("cost_usd") or 0.0) for c in calls if c.get("success", True)))
 
 
+def _is_number(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
 def _recorded_quality(extra: Mapping[str, Any]) -> float | None:
     """Quality from recorded correctness (replayed rows without a gold answer), or None when not applicable.
 
@@ -73,13 +78,21 @@ def _recorded_quality(extra: Mapping[str, Any]) -> float | None:
     recorded = extra.get("recorded")
     if recorded is None or len(recorded) == 0:
         return None
-    scores = {str(r["model"]): float(r["score"]) for r in recorded if r.get("score") is not None}
+    # a model without a recorded score (missing outcome, None or NaN) cannot have been replayed: it scores 0
+    scores = {str(r["model"]): float(r["score"]) for r in recorded if r.get("model") and _is_number(r.get("score"))}
     model = extra.get("xrouter_answer_model")
     return scores.get(str(model), 0.0) if model else 0.0
 
 
+def _no_gold(ground_truth: Any) -> bool:
+    """True for a missing gold answer: None, "", or an empty dict/list/array (no `==` on arrays)."""
+    if ground_truth is None or isinstance(ground_truth, str):
+        return not (ground_truth or "").strip()
+    return hasattr(ground_truth, "__len__") and len(ground_truth) == 0
+
+
 def _quality(data_source: str, text: str, ground_truth: Any, extra: Mapping[str, Any], options: ScoreOptions) -> float:
-    if ground_truth in (None, "") or (isinstance(ground_truth, Mapping) and not ground_truth):
+    if _no_gold(ground_truth):
         recorded = _recorded_quality(extra)
         if recorded is not None:
             return recorded

@@ -79,6 +79,8 @@ class SandboxLimits:
     def __post_init__(self) -> None:
         if self.timeout_s <= 0 or self.memory_mb < 64 or self.max_processes < 1 or self.max_file_mb < 1:
             raise ValueError("sandbox limits need timeout_s > 0, memory_mb >= 64, max_processes >= 1, max_file_mb >= 1")
+        if self.cpu_s is not None and self.cpu_s < 1:
+            raise ValueError(f"sandbox cpu_s={self.cpu_s} must be >= 1 (CPU seconds), or None to follow timeout_s")
         if self.isolation not in ("auto", "namespace", "basic"):
             raise ValueError(f"isolation={self.isolation!r}; choose auto, namespace or basic")
 

@@ -21,10 +21,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from xrouter.catalog import Usage
 from xrouter.engine.episode import RequestOptions
 from xrouter.engine.policy import RouterPolicyError
-from xrouter.engine.trajectory import Trajectory
+from xrouter.engine.trajectory import Trajectory, TurnRecord
+from xrouter.serve.accounting import ledger_append
 from xrouter.serve.metrics import ServerMetrics
 from xrouter.serve.requests import ChatRequest, RequestError, parse_chat_request
 from xrouter.serve.state import Components, ServeSettings, build_components
@@ -122,44 +122,10 @@ def _stream(request_id: str, chat: ChatRequest, trajectory: Trajectory) -> Strea
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def _ledger_append(components: Components, chat: ChatRequest, trajectory: Trajectory) -> None:
-    """One ledger line per request: the router's own cost plus the request's totals and calls."""
-    if components.ledger is None:
-        return
-    from xrouter.llm.types import CallResult
-
-    usage = Usage(
-        input_tokens=sum(t.router_input_tokens for t in trajectory.turns),
-        output_tokens=sum(t.router_output_tokens for t in trajectory.turns),
-    )
-    result = CallResult(
-        model_id=f"router:{trajectory.router_model}",
-        text="",
-        success=True,
-        usage=usage,
-        cost_usd=trajectory.router_cost_usd,
-        spent_usd=trajectory.router_cost_usd,
-        latency_s=trajectory.total_time_s,
-        provider="router",
-        request_id=trajectory.request_id,
-    )
-    try:
-        components.ledger.append(  # type: ignore[attr-defined]
-            result,
-            kind="request",
-            user=chat.user,
-            strategy=trajectory.strategy,
-            valid=trajectory.outcome.valid,
-            target_cost_usd=trajectory.target_cost_usd,
-            total_cost_usd=trajectory.target_cost_usd + trajectory.router_cost_usd,
-            calls=[c.to_reward_call() for c in trajectory.model_calls],
-            metadata=chat.metadata or None,
-        )
-    except OSError as exc:  # accounting trouble must not fail the answer; it is logged loudly
-        logger.error("ledger append failed: %s", exc)
-
-
-async def _run_episode(components: Components, settings: ServeSettings, chat: ChatRequest, request_id: str):
+async def _run_episode(
+    components: Components, settings: ServeSettings, chat: ChatRequest, request_id: str, turns: list[TurnRecord]
+) -> Trajectory:
+    """Run the episode (its turns go to `turns` as they happen); router failures and timeouts become HTTPFailure."""
     query_id = chat.metadata.get("query_id")
     options = RequestOptions(
         max_cost_usd=chat.max_cost_usd,
@@ -168,8 +134,9 @@ async def _run_episode(components: Components, settings: ServeSettings, chat: Ch
         request_id=request_id,
         query_id=None if query_id is None else str(query_id),
     )
+    episode = components.engine.run(chat.messages, options, turns_out=turns)
     try:
-        return await asyncio.wait_for(components.engine.run(chat.messages, options), settings.request_timeout_s)
+        return await asyncio.wait_for(episode, settings.request_timeout_s)
     except RouterPolicyError as exc:
         raise HTTPFailure(502, f"router model failed: {exc}", "upstream_error", "router_upstream_error") from None
     except asyncio.TimeoutError:
@@ -230,16 +197,23 @@ async def chat_completions(request: Request) -> Response:
     stats: ServerMetrics = request.app.state.metrics
     started = time.perf_counter()
     stats.in_flight += 1
+    chat: ChatRequest | None = None
+    turns: list[TurnRecord] = []
+    request_id = f"chatcmpl-{uuid.uuid4().hex}"
     try:
         _check_auth(request, settings.api_key)
         chat = parse_chat_request(await _read_body(request, settings.max_body_bytes), comps.served_names)
-        request_id = f"chatcmpl-{uuid.uuid4().hex}"
-        trajectory = await _run_episode(comps, settings, chat, request_id)
+        trajectory = await _run_episode(comps, settings, chat, request_id, turns)
     except RequestError as exc:
         stats.observe_error(400, exc.code)
         return _error(HTTPFailure(400, str(exc), "invalid_request_error", exc.code, exc.param))
     except HTTPFailure as failure:
         stats.observe_error(failure.status, failure.code)
+        if chat is not None and failure.status >= 500:  # the episode ran and may have spent money
+            stats.observe_spend(turns)
+            ledger_append(
+                comps, chat, request_id, turns, time.perf_counter() - started, failure=(failure.status, str(failure))
+            )
         return _error(failure)
     except Exception:  # a bug must still produce an OpenAI-style answer; the traceback goes to the log
         logger.exception("request failed")
@@ -247,9 +221,10 @@ async def chat_completions(request: Request) -> Response:
         return _error(HTTPFailure(500, "internal server error (see the server log)", "server_error", "internal_error"))
     finally:
         stats.in_flight -= 1
-    _ledger_append(comps, chat, trajectory)
+    latency_s = time.perf_counter() - started
+    ledger_append(comps, chat, request_id, turns, latency_s, trajectory=trajectory)
     stats.observe_episode(trajectory)
-    stats.observe_latency(time.perf_counter() - started)
+    stats.observe_latency(latency_s)
     if chat.stream:
         return _stream(request_id, chat, trajectory)
     return _json(completion_body(request_id, chat.model, trajectory))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from xrouter.engine.trajectory import Trajectory
+from xrouter.engine.trajectory import Trajectory, TurnRecord
 
 # Request latency histogram buckets in seconds.
 LATENCY_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -40,10 +41,16 @@ class ServerMetrics:
     def observe_episode(self, trajectory: Trajectory) -> None:
         """Count a finished episode: strategy, costs and calls per model."""
         self.requests[("200", trajectory.strategy)] += 1
-        self.router_cost_usd += trajectory.router_cost_usd
-        self.target_cost_usd += trajectory.target_cost_usd
-        for call in trajectory.model_calls:
-            self.calls[(call.model or "", "true" if call.success else "false")] += 1
+        self.observe_spend(trajectory.turns)
+
+    def observe_spend(self, turns: Sequence[TurnRecord]) -> None:
+        """Add the router and target costs and the calls per model of some turns (also of a failed episode)."""
+        for turn in turns:
+            self.router_cost_usd += turn.router_cost_usd
+            for call in turn.calls:
+                if call.executed and call.model:
+                    self.target_cost_usd += call.cost_usd
+                    self.calls[(call.model, "true" if call.success else "false")] += 1
 
     def observe_error(self, status: int, code: str) -> None:
         """Count a request answered with an error status."""

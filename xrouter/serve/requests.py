@@ -1,11 +1,12 @@
 """Validation of `/v1/chat/completions` bodies: every field is honoured or rejected with a 400.
 
 Honoured: `model` (must name this router), `messages` (roles system/developer/user/assistant, string
-or text-part content, ending with a user turn), `max_tokens`/`max_completion_tokens` (caps every
-target call's output budget), `temperature` (default target temperature when the router sets none),
-`top_p` (only 1, the value every call uses), `stream`, `stream_options.include_usage`, `n` (only 1),
-`user` and `metadata` (recorded in the ledger; `metadata.query_id` is passed to replay targets) and the
-xrouter extension `max_cost_usd` (per-request budget). Anything else is rejected by name.
+or text-part content, no other message fields, ending with a user turn), `max_tokens` /
+`max_completion_tokens` (caps every target call's output budget), `temperature` (default target
+temperature when the router sets none), `top_p` (only 1, the value every call uses), `stream`,
+`stream_options.include_usage`, `n` (only 1), `user` and `metadata` (recorded in the ledger;
+`metadata.query_id` is passed to replay targets) and the xrouter extension `max_cost_usd`
+(per-request budget). Anything else is rejected by name.
 """
 
 from __future__ import annotations
@@ -105,13 +106,33 @@ def _messages(value: Any) -> list[dict[str, Any]]:
                 f"{param}.role must be system, developer, user or assistant, got {message.get('role')!r}",
                 f"{param}.role",
             )
-        if message.get("tool_calls"):
-            raise RequestError(f"{param}.tool_calls are not supported", f"{param}.tool_calls")
+        for key in message:
+            if key not in ("role", "content") and message[key] is not None:  # name, tool_calls, audio, ...
+                raise RequestError(f"{param}.{key} is not supported (only role and content)", f"{param}.{key}")
+        if not isinstance(message.get("content"), str | list):
+            raise RequestError(
+                f"{param}.content must be a string or a list of text parts", f"{param}.content", "invalid_type"
+            )
     try:
         split_user_system(value)
     except ValueError as exc:
         raise RequestError(str(exc), "messages") from None
     return value
+
+
+def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
+    """(stream, include_usage); stream_options is only valid with stream=true, as in the OpenAI API."""
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise RequestError("'stream' must be a boolean", "stream", "invalid_type")
+    options = body.get("stream_options")
+    if options is None:
+        return bool(stream), False
+    if not stream:
+        raise RequestError("'stream_options' is only allowed with stream=true", "stream_options")
+    if not isinstance(options, dict) or set(options) - {"include_usage"}:
+        raise RequestError("'stream_options' accepts only include_usage", "stream_options")
+    return True, bool(options.get("include_usage", False))
 
 
 def parse_chat_request(body: Any, model_names: Collection[str]) -> ChatRequest:
@@ -139,26 +160,25 @@ def parse_chat_request(body: Any, model_names: Collection[str]) -> ChatRequest:
     n = _integer(body, "n")
     if n not in (None, 1):
         raise RequestError("only n=1 is supported", "n")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise RequestError("'stream' must be a boolean", "stream", "invalid_type")
-    options = body.get("stream_options") or {}
-    if not isinstance(options, dict) or set(options) - {"include_usage"}:
-        raise RequestError("'stream_options' accepts only include_usage", "stream_options")
+    stream, include_usage = _stream_flags(body)
     user = body.get("user")
     if user is not None and not isinstance(user, str):
         raise RequestError("'user' must be a string", "user", "invalid_type")
     metadata = body.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise RequestError("'metadata' must be an object", "metadata", "invalid_type")
-    max_tokens = _integer(body, "max_completion_tokens") or _integer(body, "max_tokens")
+    max_tokens = _integer(body, "max_completion_tokens")
+    legacy = _integer(body, "max_tokens")
+    if max_tokens is not None and legacy is not None and legacy != max_tokens:
+        raise RequestError("max_tokens and max_completion_tokens disagree; send one of them", "max_tokens")
+    max_tokens = max_tokens if max_tokens is not None else legacy
     return ChatRequest(
         model=model,
         messages=messages,
         max_tokens=max_tokens,
         temperature=_number(body, "temperature", 0.0, 2.0),
         stream=stream,
-        include_usage=bool(options.get("include_usage", False)),
+        include_usage=include_usage,
         user=user,
         metadata=metadata,
         max_cost_usd=_number(body, "max_cost_usd", 0.0),

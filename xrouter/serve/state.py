@@ -8,7 +8,7 @@ from pathlib import Path
 
 from xrouter.catalog import Catalog, load_catalog
 from xrouter.engine.episode import EpisodeConfig, EpisodeEngine
-from xrouter.engine.policy import PolicySettings, RouterPolicy, RouterPrice, build_policy
+from xrouter.engine.policy import PolicySettings, RouterPolicy, RouterPrice, build_policy, parse_policy_spec
 from xrouter.engine.prompts import Mode
 from xrouter.errors import UsageError
 from xrouter.llm.types import ModelCaller
@@ -57,10 +57,21 @@ class ServeSettings:
             raise UsageError("--request-timeout-s and --router-timeout-s must be > 0")
         if self.replay_data and self.target_api_base:
             raise UsageError("--replay-data answers targets in-process; drop --target-api-base (or use --catalog)")
+        for flag, url in (("--router-api-base", self.router_api_base), ("--target-api-base", self.target_api_base)):
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise UsageError(f"{flag} {url!r} is not an http(s) URL; e.g. http://127.0.0.1:8001/v1")
+        if self.policy_spec() == "litellm" and self.router_model == "router":
+            raise UsageError(
+                "no router given: use --router-api-base URL (a router behind an OpenAI-compatible endpoint), "
+                "or --policy litellm:CATALOG_ID (a catalog model as the router, e.g. litellm:gpt-5-nano)"
+            )
         try:
             self.episode_config()
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        except ValueError as exc:  # name the flag, not the config field
+            message = str(exc)
+            for name in ("max_turns", "max_calls_per_turn", "max_total_calls", "max_cost_usd", "target_timeout_s"):
+                message = message.replace(name, "--" + name.replace("_", "-"))
+            raise UsageError(message) from None
 
     def episode_config(self) -> EpisodeConfig:
         """The engine limits these settings describe."""
@@ -152,11 +163,18 @@ def _router_catalog(settings: ServeSettings, targets: Catalog) -> Catalog:
     return targets
 
 
-def _router_price(settings: ServeSettings, catalog: Catalog) -> RouterPrice:
-    """Router price: the command-line flags, else the catalog entry of --router-model, else 0 (with a warning)."""
+def _router_price(settings: ServeSettings, catalog: Catalog) -> RouterPrice | None:
+    """Router price: the price flags, else the catalog entry of --router-model, else 0 (with a warning).
+
+    None leaves the price to the policy: a `litellm:` router is priced from its own catalog entry,
+    and a policy that is not an LLM (e.g. `learned:`) costs nothing.
+    """
     if settings.router_price_in is not None and settings.router_price_out is not None:
         return RouterPrice(settings.router_price_in, settings.router_price_out)
-    if settings.router_model in catalog:
+    kind, _ = parse_policy_spec(settings.policy_spec())
+    if kind != "endpoint":
+        return None
+    if settings.router_model in catalog and catalog.get(settings.router_model).has_price:
         spec = catalog.get(settings.router_model)
         return RouterPrice(spec.input_usd_per_mtok or 0.0, spec.output_usd_per_mtok or 0.0)
     logger.warning(

@@ -6,9 +6,11 @@ turn's calls, it silently drops calls beyond `max_parallel_calls`, and it has no
 per-turn call limit and no refusal messages. This subclass keeps verl's token bookkeeping (prompt
 building, response masks, tool-message merging) and replaces only the decisions:
 
-* each turn's calls are checked and run by the engine's own `xrouter.engine.calls.run_turn_calls`,
-  each accepted call going through the verl tool of its model (`ToolCaller`), so unknown tools, calls outside the row's pool, bad arguments, calls on
-  the last allowed turn and over-limit calls get exactly the engine's `[error] ...` responses;
+* each turn's calls are read like serving reads raw hermes blocks (a block that is not valid JSON is a call
+  the engine refuses, where verl's parser would drop it), then checked and run by the engine's own
+  `xrouter.engine.calls.run_turn_calls`, each accepted call going through the verl tool of its model
+  (`ToolCaller`), so unknown tools, calls outside the row's pool, bad arguments, calls on the last allowed
+  turn and over-limit calls get exactly the engine's `[error] ...` responses;
 * the episode ends when the engine's `ends_episode` says so (a lone successful `select_response`,
   a delegation in simple mode), on a text turn, or after `xrouter.max_turns` generations;
 * at the end the engine's `final_outcome` decides validity and the answer, and the trajectory's
@@ -17,7 +19,8 @@ building, response masks, tool-message merging) and replaces only the decisions:
 
 Settings come from the `xrouter:` block of the trainer config (`max_turns`, `max_calls_per_turn`,
 `max_total_calls`, `max_cost_usd`, `target_timeout_s`, `target_temperature`), the mode and the model pool
-from each row's `extra_info` (`mode`, `tool_selection`).
+from each row's `extra_info` (`mode`, `tool_selection`). What still differs from serving (verl's
+trajectory token budget, truncated tool answers, a free policy) is listed in the README.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from typing import Any
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
 from verl.experimental.agent_loop.tool_agent_loop import AgentData, AgentState, ToolAgentLoop
+from verl.experimental.agent_loop.tool_parser import FunctionCall
 from verl.tools.schemas import ToolResponse
 from verl.utils.profiler import simple_timer
 
 from xrouter.catalog import SELECT_TOOL_NAME, tool_name_for
 from xrouter.engine.calls import CallBudget, CallSettings, run_turn_calls
+from xrouter.engine.chat_policy import hermes_calls  # serving's reading of raw hermes blocks
 from xrouter.engine.episode import EpisodeConfig
 from xrouter.engine.policy import RouterToolCall
 from xrouter.engine.rules import ends_episode
@@ -114,6 +119,7 @@ class XRouterAgentLoop(ToolAgentLoop):
         state = await super()._handle_generating_state(agent_data, sampling_params, ignore_termination)
         turn = TurnRecord(index=agent_data.assistant_turns, text="")
         if len(agent_data.messages) > parsed_before:
+            state = await self._keep_malformed_calls(agent_data, state)
             turn.text = self._plain(agent_data.messages[-1].get("content") or "")
         else:  # verl stopped at the response-length limit before parsing: its calls never run
             tools = [t.tool_schema for t in self.tools.values()]
@@ -124,6 +130,23 @@ class XRouterAgentLoop(ToolAgentLoop):
             ]
         self.episode.turns.append(turn)
         return state
+
+    async def _keep_malformed_calls(self, agent_data: AgentData, state: AgentState) -> AgentState:
+        """Read the turn's hermes blocks as serving does, so a block that is not valid JSON is a refused call.
+
+        verl's hermes parser drops such a block silently (a turn of only broken blocks would even end the
+        episode as a "direct answer"); the serving engine keeps it as a call that `run_turn_calls` refuses
+        (`unavailable_tool` / `bad_arguments`) and lets the router try again.
+        """
+        if self.tool_parser_name != "hermes":
+            return state
+        text = await self.loop.run_in_executor(None, self.tokenizer.decode, agent_data.response_ids)
+        content, calls = hermes_calls(text)
+        if len(calls) <= len(agent_data.tool_calls):
+            return state
+        agent_data.tool_calls = [FunctionCall(name=c.name, arguments=c.arguments) for c in calls]
+        agent_data.messages[-1] = self._build_assistant_message(content, agent_data)
+        return AgentState.PROCESSING_TOOLS
 
     async def _handle_processing_tools_state(self, agent_data: AgentData) -> AgentState:
         episode, cfg = self.episode, self.episode_config

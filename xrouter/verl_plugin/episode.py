@@ -90,6 +90,11 @@ def trajectory(state: EpisodeState, elapsed_s: float = 0.0) -> Trajectory:
     )
 
 
+def call_fields(record: CallRecord) -> dict[str, Any]:
+    """One executed call as written to `extra_fields["xrouter_calls"]`: the contract keys plus `answer` (its text)."""
+    return {**record.to_reward_call(), "answer": record.output if record.success else ""}
+
+
 def trajectory_fields(state: EpisodeState, elapsed_s: float = 0.0) -> dict[str, Any]:
     """The `xrouter_*` keys of the trajectory contract, plus counters logged by the reward manager."""
     traj = trajectory(state, elapsed_s)
@@ -97,6 +102,8 @@ def trajectory_fields(state: EpisodeState, elapsed_s: float = 0.0) -> dict[str, 
     calls = traj.model_calls
     fields.update(
         {
+            # the contract's per-call dicts plus the text each target returned (for rollout dumps and audits)
+            "xrouter_calls": [call_fields(c) for c in calls],
             "xrouter_num_calls": len(calls),
             "xrouter_failed_calls": sum(1 for c in calls if not c.success),
             "xrouter_refused_calls": sum(1 for c in traj.calls if not c.executed),

@@ -28,7 +28,7 @@ from xrouter.engine.policy import RouterToolCall
 from xrouter.engine.rules import select_target
 from xrouter.llm.types import CallResult
 from xrouter.verl_plugin.backend import CLIENTS, ToolBackendConfig, load_tool_catalog
-from xrouter.verl_plugin.episode import episode_of
+from xrouter.verl_plugin.episode import call_fields, episode_of
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class CallModelTool(_XRouterTool):
         state.history.append(record)
         extra = getattr(agent_data, "extra_fields", None)
         if isinstance(extra, dict) and record.executed:
-            extra.setdefault("xrouter_calls", []).append(record.to_reward_call())
+            extra.setdefault("xrouter_calls", []).append(call_fields(record))
         return ToolResponse(text=record.output), 0.0, _metrics(record)
 
 

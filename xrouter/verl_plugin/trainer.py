@@ -6,6 +6,10 @@ collapsing run, so this trainer adds, after verl's own step metrics, the batch m
 key `compute_score` returned (`xrouter/cost_usd/mean`, `xrouter/num_calls/mean`, `xrouter/valid/mean`,
 `xrouter/finish_select_response/mean`, ...). Selected with `trainer.v1.trainer_mode=xrouter_sync`
 (the default of router_dapo.yaml); everything else is verl's `sync` trainer unchanged.
+
+Before verl allocates any GPU, the trainer also builds the rollout's tools once on the driver
+(`check_tools`), so a pooled model without a price, a missing tool config or a bad tool backend
+stops training at start-up with one clear error instead of failing later inside the rollout workers.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import numpy as np
 import transfer_queue as tq
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+
+from xrouter.errors import UsageError
 
 logger = logging.getLogger(__name__)
 METRIC_PREFIX = "xrouter"
@@ -39,9 +45,29 @@ def step_means(reward_infos: Iterable[Mapping[str, Any] | None]) -> dict[str, fl
     return {f"{METRIC_PREFIX}/{key}/mean": sums[key] / counts[key] for key in sorted(sums)}
 
 
+def check_tools(config: Any) -> list[Any]:
+    """Build the tools of `multi_turn.tool_config_path` as the rollout workers will (prices checked); return them."""
+    from verl.tools.tool_registry import initialize_tools_from_config
+
+    path = config.actor_rollout_ref.rollout.multi_turn.get("tool_config_path", None)
+    if not path:
+        raise UsageError(
+            "actor_rollout_ref.rollout.multi_turn.tool_config_path is not set: write the router's tools with "
+            "`xrouter tools --format verl --out tools.yaml` and pass its path"
+        )
+    # CallModelTool's constructor refuses a model without a price (CatalogError "no price for ..."),
+    # so an unpriced pooled model can never look free to the policy.
+    return initialize_tools_from_config(str(path))
+
+
 @register_trainer("xrouter_sync")
 class XRouterTrainerSync(PPOTrainerSync):
-    """verl's sync trainer; also logs the step means of the reward's extra info."""
+    """verl's sync trainer; refuses to start on unusable tools and logs the step means of the reward's extra info."""
+
+    def __init__(self, config: Any) -> None:
+        tools = check_tools(config)
+        logger.info("xrouter: %d tools checked (every pooled model has a price)", len(tools))
+        super().__init__(config)
 
     def _compute_metrics(self, batch: Any, metrics: dict, timing_raw: dict, global_steps: int, epoch: int) -> None:
         super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)

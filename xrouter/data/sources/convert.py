@@ -12,7 +12,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from xrouter.data.preprocess import readable
 from xrouter.data.reader import INPUT_SUFFIXES, open_source
 from xrouter.data.sources import SOURCES, source_module
 from xrouter.errors import DataError, UsageError
@@ -104,6 +103,5 @@ def convert(
                 rows = itertools.islice(rows, limit)
             tmp = stack.enter_context(atomic_path(target))
             count = _write(name, path, rows, tmp, tick)
-            readable(tmp)
             done.append(Converted(str(path), str(target), count))
     return done

@@ -179,14 +179,9 @@ class ReplayCaller:
         try:
             record = self.store.lookup(data_name, messages, query_id)
         except ReplayNotFound as exc:
-            return CallResult(
-                model_id,
-                "",
-                False,
-                provider="replay",
-                error=CallError("not_found", str(exc), 404),
-                request_id=request_id,
-            )
+            return _failed(model_id, CallError("not_found", str(exc), 404), request_id)
+        except (TypeError, ValueError, AttributeError) as exc:  # messages that are not a list of chat messages
+            return _failed(model_id, CallError("bad_request", f"cannot read the request messages ({exc})"), request_id)
         return CallResult(
             model_id=model_id,
             text=record.text,
@@ -199,3 +194,8 @@ class ReplayCaller:
             finish_reason="stop",
             request_id=request_id,
         )
+
+
+def _failed(model_id: str, error: CallError, request_id: str | None) -> CallResult:
+    """A replay call that found nothing to answer with."""
+    return CallResult(model_id, "", False, provider="replay", error=error, request_id=request_id)

@@ -18,6 +18,7 @@ from xrouter.reward.scorers.registry import (
     ScoreOptions,
     ScoreResult,
     known_prefixes,
+    plain,
     register,
     resolve,
     scorer_names,
@@ -28,6 +29,7 @@ __all__ = [
     "ScoreOptions",
     "ScoreResult",
     "known_prefixes",
+    "plain",
     "register",
     "resolve",
     "score",
@@ -44,8 +46,8 @@ def score(
     options: ScoreOptions | None = None,
 ) -> ScoreResult:
     """Quality of `solution` against `ground_truth` with the scorer registered for `data_source`."""
-    extra = extra_info or {}
+    extra = plain(extra_info or {})
     name, scorer = resolve(data_source, extra.get("scorer"))
-    result = scorer(str(solution or ""), ground_truth, extra, options or ScoreOptions())
+    result = scorer(str(solution or ""), plain(ground_truth), extra, options or ScoreOptions())
     result.details.setdefault("scorer", name)
     return result

@@ -2,7 +2,8 @@
 
 Example: extra_info {"choices": ["3", "4", "5", "6"]}, ground_truth 1 (0-based index) or "B";
 solution "The answer is (B)." or "The answer is 4" -> 1.0. Winogrande-style labels "1"/"2" work too:
-ground_truth "2" with solution "Option 2" -> 1.0.
+ground_truth "2" with solution "Option 2" -> 1.0. Option texts match exactly first (case, signs and symbols
+count: "1" vs "-1", "BB" vs "Bb"), then loosely (case and punctuation ignored) when only one option fits.
 """
 
 from __future__ import annotations
@@ -20,10 +21,26 @@ PREFIXES = ("mc", "mmlu", "arc", "winogrande", "hellaswag", "gpqa", "commonsense
 _LETTERS = string.ascii_uppercase[:10]
 _OPTION = re.compile(r"\b(?:option|choice)\s*\(?([A-J1-9])\)?(?![\w'])", re.IGNORECASE)
 _DEFAULT_OPTIONS = 8  # without a list of options, accept letters A-H (not "I", which is usually a pronoun)
+_DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-"})
 
 
 def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", str(text).lower()).split())
+
+
+def _strict(text: str) -> str:
+    """Case, signs and symbols kept (options "1"/"-1" or "BB"/"Bb" differ); dashes unified, spacing collapsed."""
+    return " ".join(str(text).translate(_DASHES).split()).rstrip(".").strip()
+
+
+def _option_index(text: str, choices: Sequence[str]) -> int | None:
+    """The one option whose text `text` is: an exact (strict) match first, else a unique loose match."""
+    for key in (_strict, _norm):
+        wanted = key(text)
+        hits = [i for i, option in enumerate(choices) if wanted and key(option) == wanted]
+        if hits:
+            return hits[0] if len(hits) == 1 else None
+    return None
 
 
 def _gold(ground_truth: Any, choices: Sequence[str]) -> tuple[str | None, str | None]:
@@ -39,10 +56,8 @@ def _gold(ground_truth: Any, choices: Sequence[str]) -> tuple[str | None, str | 
         return text.upper(), (choices[idx] if idx < len(choices) else None)
     if text.isdigit():
         return text, None
-    for i, option in enumerate(choices):
-        if _norm(option) == _norm(text):
-            return _LETTERS[i], option
-    return None, text
+    index = _option_index(text, choices)
+    return (_LETTERS[index], choices[index]) if index is not None else (None, text)
 
 
 def _label(text: str, digits: bool, n_options: int) -> str | None:
@@ -58,18 +73,21 @@ def predicted_label(solution: str, choices: Sequence[str], digits: bool = False)
     named = _OPTION.findall(solution)
     candidates = (last_boxed(solution), answer_phrase(solution), named[-1] if named else None,
                   stripped if len(stripped) <= 12 else None)  # fmt: skip
-    normalised = [_norm(option) for option in choices]
     for candidate in candidates:
         if not candidate:
             continue
-        if _norm(candidate) in normalised:  # the candidate is an option's text, even if it starts with a letter
-            return _LETTERS[normalised.index(_norm(candidate))]
+        # "(C)" is a label even when "C" is also an option's text; otherwise an option's text wins over a label
+        in_parens = re.fullmatch(r"\s*\(([A-J1-9])\)\.?\s*", candidate)
+        if in_parens and _label(in_parens.group(1), digits, len(choices)):
+            return in_parens.group(1)
+        if (index := _option_index(candidate, choices)) is not None:
+            return _LETTERS[index]
         if label := _label(candidate, digits, len(choices)):
             return label
     if opening := re.match(r"\s*\(?([A-J1-9])[).:]\s", solution):
         return opening.group(1) if opening.group(1).isdigit() == digits else None
     tail = _norm(answer_phrase(solution) or solution)
-    hits = [i for i, option in enumerate(normalised) if option and option in tail]
+    hits = [i for i, option in enumerate(map(_norm, choices)) if option and option in tail]
     return _LETTERS[hits[0]] if len(hits) == 1 else None
 
 

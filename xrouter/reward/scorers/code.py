@@ -32,6 +32,8 @@ def test_spec(ground_truth: Any, extra_info: Mapping[str, Any]) -> dict[str, Any
     """The merged test specification (see module docstring); raises ValueError when there are no tests."""
     spec = {k: extra_info[k] for k in _SPEC_KEYS if extra_info.get(k) is not None}
     truth = ground_truth
+    if isinstance(truth, str) and not truth.strip():
+        truth = None  # an empty ground truth holds no tests; it must not turn into "run the code, pass if it runs"
     if isinstance(truth, str):
         try:
             truth = json.loads(truth)

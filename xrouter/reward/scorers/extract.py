@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_ANSWER_PHRASE = re.compile(r"(?:final answer|the answer|answer)\s*(?:is|:|=)?\s*[:\s]*(.+)", re.IGNORECASE)
+# "answer" must be followed by a verb or separator: a line like "express the answer as a percentage: 2 / 8"
+# mentions the word but does not state the answer.
+_ANSWER_PHRASE = re.compile(r"\banswer\s*(?:(?:is|was|would be|will be|should be)\b|[:=])\s*[:\s]*(.+)", re.IGNORECASE)
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
@@ -28,7 +30,7 @@ def last_boxed(text: str) -> str | None:
 
 
 def answer_phrase(text: str) -> str | None:
-    """Text after the last "answer is"/"Answer:" phrase, up to the end of that line, else None."""
+    """Text after the last "answer is"/"Answer:"/"answer =" phrase, up to the end of that line, else None."""
     found = None
     for line in text.splitlines():
         match = _ANSWER_PHRASE.search(line)

@@ -7,6 +7,7 @@ Example: solution "... so the area is \\boxed{\\frac{1}{2}}", ground_truth "0.5"
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 # math-verify only needs the end of a long solution; capping the text bounds parsing time in verl's
 # executor threads, where its SIGALRM timeout cannot be used.
 MAX_PARSE_CHARS = 4000
+_WRAPPER = re.compile(r"\\(?:textbf|text|mathbf|mathrm)\{(.*)\}")
 PREFIXES = ("math", "lighteval/math", "hendrycks_math", "math500", "aime", "amc", "deepscaler", "numina", "olympiad")
 
 
@@ -25,7 +27,13 @@ def _norm(text: str) -> str:
     """Cheap canonical form for the exact-match fast path (spacing, `$`, `\\left`, trailing period)."""
     out = text.strip().strip("$").replace("\\left", "").replace("\\right", "").replace("\\!", "")
     out = out.replace("dfrac", "frac").replace("tfrac", "frac").rstrip(".")
-    return "".join(out.split())
+    out = "".join(out.split())
+    # AMC/AIME style: \textbf{(073)} or (073) is the number 73 (only a whole-answer wrapper is removed)
+    if wrapped := _WRAPPER.fullmatch(out):
+        out = wrapped.group(1)
+    if number := re.fullmatch(r"\((\d+)\)", out):
+        out = number.group(1)
+    return (out.lstrip("0") or "0") if out.isdigit() else out  # AIME writes 073 for 73
 
 
 def _golds(ground_truth: Any) -> list[str]:

@@ -66,6 +66,23 @@ def register(name: str, prefixes: Iterable[str]) -> Callable[[Scorer], Scorer]:
     return wrap
 
 
+def plain(value: Any) -> Any:
+    """`value` with numpy arrays and scalars turned into lists and Python scalars, recursively.
+
+    verl reads rows from parquet, where a list (test cases, accepted answers, choices) comes back as a
+    numpy array: `array or []` raises and `str(array)` is not an answer, so scorers get plain values.
+    """
+    if isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy array or scalar, without importing numpy
+        return plain(value.tolist())
+    return value
+
+
 def known_prefixes() -> list[str]:
     """All registered data_source prefixes, sorted."""
     return sorted(_PREFIXES)
