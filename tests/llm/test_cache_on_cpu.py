@@ -153,7 +153,7 @@ def test_key_format_is_stable():
 
 
 async def test_locked_database_falls_back_to_live_calls_without_stalling_the_loop(scripted, catalog, tmp_path):
-    """Another process holding the write lock: hits still served, misses answered live, the event loop keeps running."""
+    """Another connection holds the write lock: hits still served, misses answered live, the event loop keeps running."""
     import asyncio
 
     url, script = scripted

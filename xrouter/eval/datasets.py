@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,18 +18,11 @@ from typing import Any
 from xrouter.data.outcomes import OutcomeTable, load_outcomes
 from xrouter.errors import DataError
 from xrouter.eval.split import in_split
-from xrouter.io import read_jsonl
 
 log = logging.getLogger(__name__)
 
-# evalset folder name -> data_source understood by the reward scorers
-_EVALSETS: dict[str, str] = {
-    "gsm8k": "openai/gsm8k",
-    "math500": "math500",
-    "aime24": "aime24",
-    "mmlu_stem": "mmlu_stem",
-    "humaneval": "humaneval",
-}
+# evalsets folder names read through the preprocessing source adapters (one home for ids, prompts, gold)
+_EVALSETS = ("gsm8k", "math500", "aime24", "mmlu_stem", "humaneval")
 
 
 @dataclass(frozen=True)
@@ -40,6 +34,7 @@ class BenchItem:
     messages: tuple[dict[str, str], ...]
     data_source: str = ""
     ground_truth: Any = None
+    extra_info: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -122,33 +117,23 @@ def _from_outcomes(source: str, files: list[Path], split: str, holdout: float, s
 
 
 def _evalset_items(path: Path) -> list[BenchItem]:
-    """Items of an evalsets JSONL file; the folder name (gsm8k, math500, ...) picks the fields."""
+    """Items of an evalsets JSONL file, built by the same source adapter as `xrouter preprocess-source`.
+
+    The folder name (gsm8k, math500, ...) picks the adapter, so a query has the same id, prompt and gold
+    answer whether it is benchmarked from the JSONL file or from a preprocessed parquet.
+    """
+    from xrouter.data.sources import source_rows
+
     kind = path.parent.name
     if kind not in _EVALSETS:
         raise DataError(f"{path}: unknown eval set {kind!r}; expected a file inside one of {', '.join(_EVALSETS)}")
     items = []
-    for n, row in read_jsonl(path):
-        question, truth = _evalset_fields(kind, row, f"{path}: line {n}")
-        qid = str(row.get("task_id") or row.get("id") or f"{kind}-{n - 1}")
-        items.append(BenchItem(kind, qid, ({"role": "user", "content": question},), _EVALSETS[kind], truth))
+    for row in source_rows(kind)(path):
+        extra = row["extra_info"]
+        messages = tuple({"role": str(m["role"]), "content": str(m["content"])} for m in row["prompt"])
+        truth = row["reward_model"]["ground_truth"]
+        items.append(BenchItem(kind, str(extra["query_id"]), messages, str(row["data_source"]), truth, extra))
     return items
-
-
-def _evalset_fields(kind: str, row: dict[str, Any], where: str) -> tuple[str, Any]:
-    try:
-        if kind == "gsm8k":
-            return row["question"], str(row["answer"]).split("####")[-1].strip()
-        if kind in ("math500", "aime24"):
-            return row.get("problem") or row["question"], str(row["answer"])
-        if kind == "mmlu_stem":
-            letters = "ABCD"
-            options = "\n".join(f"{letters[i]}) {c}" for i, c in enumerate(row["choices"]))
-            prompt = f"{row['question']}\n{options}\nAnswer with the letter of the correct option."
-            return prompt, letters[int(row["answer"])]
-        # humaneval: the scorer runs the tests against the completed function
-        return row["prompt"], {"test": row["test"], "entry_point": row["entry_point"], "prompt": row["prompt"]}
-    except (KeyError, ValueError, IndexError, TypeError) as exc:
-        raise DataError(f"{where}: missing or bad field for {kind} ({exc})") from None
 
 
 def _verl_parquet_items(path: Path) -> list[BenchItem]:
@@ -168,5 +153,5 @@ def _verl_parquet_items(path: Path) -> list[BenchItem]:
         msgs = tuple({"role": str(m["role"]), "content": str(m["content"])} for m in messages)
         qid = str(extra.get("query_id", extra.get("index", n)))
         truth = (row.reward_model or {}).get("ground_truth")
-        items.append(BenchItem(str(row.data_source), qid, msgs, str(row.data_source), truth))
+        items.append(BenchItem(str(row.data_source), qid, msgs, str(row.data_source), truth, extra))
     return items

@@ -72,7 +72,7 @@ class BenchContext:
         from xrouter.reward.scorers import score
 
         try:
-            result = score(item.data_source, text, item.ground_truth)
+            result = score(item.data_source, text, item.ground_truth, item.extra_info)
         except (ValueError, TypeError, KeyError) as exc:  # an unscoreable answer or gold counts as wrong, visibly
             return 0.0, {"scoring": "scorer", "scoring_error": str(exc)}
         return float(result.score), {"scoring": "scorer", **{k: str(v) for k, v in result.details.items()}}
