@@ -60,3 +60,11 @@ def test_outcome_table_parquet_roundtrip(tmp_path):
 def test_normalize_text_collapses_whitespace():
     """Matching ignores runs of whitespace and surrounding blanks."""
     assert normalize_text("  a\n\n b\tc ") == "a b c"
+
+
+def test_empty_csv_is_a_data_error_naming_the_file(tmp_path):
+    """An empty CSV gives a DataError naming the file, not a pandas traceback."""
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="empty.csv: cannot read RouterBench CSV"):
+        load_outcomes(empty)

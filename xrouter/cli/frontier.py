@@ -100,14 +100,15 @@ def _plots(frame, out, shaping: str) -> list:  # type: ignore[no-untyped-def]
     for name, part in points.groupby("dataset", sort=True):
         stem = "frontier" if name == "all" else "frontier_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
         title = f"reward frontier: {name} queries ({shaping} shaping)"
-        paths.append(plot_frontier(part, out / f"{stem}.png", title=title, label_col="label"))
+        hindsight = set(part.loc[part["policy"].isin(["oracle", "reward_optimal"]), "label"])
+        paths.append(plot_frontier(part, out / f"{stem}.png", title=title, label_col="label", hindsight=hindsight))
     return paths
 
 
 def _label(policy: str, lam: float) -> str:
     if policy.startswith("single:"):
         return policy.removeprefix("single:").split("/")[-1]
-    return policy if math.isnan(lam) else f"λ={lam:g}"
+    return policy if math.isnan(lam) else f"reward-optimal λ={lam:g}"
 
 
 def _table(frontier):  # type: ignore[no-untyped-def]

@@ -72,7 +72,7 @@ def load_routerbench_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     try:
         wide = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read RouterBench CSV ({exc})") from None
     for column in ("sample_id", "prompt"):
         if column not in wide.columns:

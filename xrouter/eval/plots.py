@@ -7,6 +7,7 @@ drawn as the curve it really is. Points at the same place share one label.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +44,13 @@ def plot_frontier(
     hull: bool = True,
     cost_col: str = "cost_per_1k_usd",
     quality_col: str = "accuracy",
+    hindsight: Collection[str] = ("oracle",),
 ) -> Path:
     """Scatter accuracy vs cost per 1k queries (log x), label each point, draw the upper hull; write a PNG.
 
     Points with a non-positive cost are drawn at half the smallest positive cost so the log axis can show them.
+    Points whose label is in `hindsight` (e.g. the oracle, or reward-optimal points that know every outcome)
+    are drawn but left out of the hull, which covers only policies a router can actually run.
     """
     import matplotlib
 
@@ -75,12 +79,14 @@ def plot_frontier(
                        marker="*" if is_oracle else "o", zorder=3)  # fmt: skip
             ax.annotate(" = ".join(_short(lab) for lab in labels), (x, y), fontsize=7, xytext=(4, 3),
                         textcoords="offset points", color="0.15")  # fmt: skip
-        achievable = data[data["_label"] != "oracle"]
+        achievable = data[~data["_label"].isin(set(hindsight))]
         if hull and len(achievable) > 1:
             vertices = upper_hull(achievable["_x"].tolist(), achievable[quality_col].tolist())
             xs, ys = _curve(vertices)
-            ax.plot(xs, ys, color="0.3", linewidth=1.1, linestyle="--", zorder=2, label="upper hull (no oracle)")
-            ax.legend(loc="lower right", fontsize=8)
+            ax.plot(
+                xs, ys, color="0.3", linewidth=1.1, linestyle="--", zorder=2, label="upper hull of achievable policies"
+            )
+            ax.legend(loc="best", fontsize=8)
         ax.set_xscale("log")
         ax.set_xlabel("cost per 1k queries (USD, log scale)")
         ax.set_ylabel("accuracy")
