@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -229,6 +230,8 @@ def main() -> int:
     finally:
         ray.shutdown()
         setup["server"].stop()
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(os.environ["HOME"], ignore_errors=True)  # the Ray HOME made by offline_env()
     report(results, prompts * args.n)
     return 0
 
@@ -239,7 +242,7 @@ def report(results: dict[str, list[dict]], trajectories: int) -> None:
 
     med = {a: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for a, runs in results.items()}
     table = Table(
-        title=f"{trajectories} concurrent trajectories, medians of {len(results['xrouter_agent'])} runs (CPU, contended)"
+        title=f"{trajectories} concurrent trajectories, medians of {len(results['xrouter_agent'])} runs (CPU)"
     )
     for col in ("agent loop", "wall s", "traj/s", "policy s/traj", "tools s/traj", "reward s/traj", "loop s/traj"):
         table.add_column(col, justify="right")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -49,7 +50,11 @@ def _score_code(item: dict) -> float:
 
 def run_math(items: list[tuple[str, str]], workers: int) -> tuple[float, float]:
     """(seconds, total score) to score `items` with `workers` processes."""
-    chunks = [items[i::workers] for i in range(workers)]
+    # Shuffle first: the items alternate fast (reference) and slow (wrong, full math-verify) answers, so
+    # a strided split would hand every slow answer to one worker.
+    mixed = list(items)
+    random.Random(0).shuffle(mixed)
+    chunks = [mixed[i::workers] for i in range(workers)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         list(pool.map(_score_math_chunk, [c[:2] for c in chunks]))  # warm up imports outside the timing
         start = time.perf_counter()
