@@ -68,80 +68,14 @@ def offline_env() -> None:
 
 def prepare(work: Path, data: Path, prompts: int) -> dict:
     """Rows, replay server, tool YAML and the tiny policy folder."""
-    import yaml
+    from xrouter.verl_plugin.scripted import build_tiny_policy_model, replay_rollout_workspace
 
-    from xrouter.cli.main import main as xrouter
-    from xrouter.data.outcomes import load_outcomes
-    from xrouter.llm.replay import ReplayStore, create_replay_app
-    from xrouter.serve.background import BackgroundServer
-    from xrouter.verl_plugin.scripted import build_tiny_policy_model
-
-    rb_catalog = ROOT / "xrouter" / "resources" / "routerbench_models.yaml"
-    assert (
-        xrouter(
-            [
-                "preprocess-source",
-                "routerbench",
-                "--input",
-                str(data),
-                "--out",
-                str(work / "src"),
-                "--limit",
-                str(prompts),
-            ]
-        )
-        == 0
-    )
-    assert (
-        xrouter(
-            [
-                "preprocess",
-                "--input-dir",
-                str(work / "src"),
-                "--output-dir",
-                str(work / "rows"),
-                "--num-repetitions",
-                "1",
-                "--catalog",
-                str(rb_catalog),
-                "--catalog-only",
-                "--workers",
-                "1",
-            ]
-        )
-        == 0
-    )
-    server = BackgroundServer(create_replay_app(ReplayStore(load_outcomes(data)))).start()
-    assert xrouter(["replay", "catalog", "--data", str(data), "--out", str(work / "replay.yaml")]) == 0
-    ids = [m["id"] for m in yaml.safe_load(rb_catalog.read_text())["models"]]
-    tools = work / "tools.yaml"
-    assert (
-        xrouter(
-            [
-                "tools",
-                "--models",
-                ",".join(ids),
-                "--format",
-                "verl",
-                "--catalog",
-                str(work / "replay.yaml"),
-                "--out",
-                str(tools),
-            ]
-        )
-        == 0
-    )
-    spec = yaml.safe_load(tools.read_text())
-    for entry in spec["tools"]:
-        entry["config"].update(
-            {"backend": "replay", "api_base": f"{server.url}/v1", "catalog": str(work / "replay.yaml")}
-        )
-    tools.write_text(yaml.safe_dump(spec, sort_keys=False))
+    setup = replay_rollout_workspace(work, data, prompts)
     return {
-        "rows": sorted((work / "rows").glob("*.parquet"))[0],
-        "tools": tools,
+        "rows": setup["rows"][0],
+        "tools": setup["tools"],
         "model": build_tiny_policy_model(work / "policy"),
-        "server": server,
+        "server": setup["server"],
     }
 
 

@@ -16,9 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-
-from xrouter.cli.main import main as xrouter_main
 
 pytestmark = pytest.mark.ray
 
@@ -39,64 +36,11 @@ def compose_config(overrides: list[str]):
 @pytest.fixture(scope="module")
 def rb_setup(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, tiny_model: Path):
     """Preprocessed RouterBench rows, the replay server and a tool YAML pointed at it."""
-    from xrouter.data.outcomes import load_outcomes
-    from xrouter.llm.replay import ReplayStore, create_replay_app
-    from xrouter.serve.background import BackgroundServer
+    from xrouter.verl_plugin.scripted import replay_rollout_workspace
 
-    work = tmp_path_factory.mktemp("rb")
-    source = shared_data / RB_FILE
-    assert (
-        xrouter_main(
-            ["preprocess-source", "routerbench", "--input", str(source), "--out", str(work / "src"), "--limit", "3"]
-        )
-        == 0
-    )
-    rb_catalog = Path(__file__).resolve().parents[2] / "xrouter" / "resources" / "routerbench_models.yaml"
-    code = xrouter_main(
-        [
-            "preprocess",
-            "--input-dir",
-            str(work / "src"),
-            "--output-dir",
-            str(work / "rows"),
-            "--num-repetitions",
-            "1",
-            "--catalog",
-            str(rb_catalog),
-            "--catalog-only",
-            "--workers",
-            "1",
-        ]
-    )
-    assert code == 0
-    rows = sorted((work / "rows").glob("*.parquet"))
-    server = BackgroundServer(create_replay_app(ReplayStore(load_outcomes(source)))).start()
-    api_base = f"{server.url}/v1"
-    assert xrouter_main(["replay", "catalog", "--data", str(source), "--out", str(work / "replay_catalog.yaml")]) == 0
-    ids = [m["id"] for m in yaml.safe_load(rb_catalog.read_text())["models"]]
-    tools = work / "tools.yaml"
-    code = xrouter_main(
-        [
-            "tools",
-            "--models",
-            ",".join(ids),
-            "--format",
-            "verl",
-            "--catalog",
-            str(work / "replay_catalog.yaml"),
-            "--out",
-            str(tools),
-        ]
-    )
-    assert code == 0
-    data = yaml.safe_load(tools.read_text())
-    for entry in data["tools"]:
-        entry["config"].update(
-            {"backend": "replay", "api_base": api_base, "catalog": str(work / "replay_catalog.yaml")}
-        )
-    tools.write_text(yaml.safe_dump(data, sort_keys=False))
-    yield {"rows": rows, "tools": tools, "model": tiny_model}
-    server.stop()
+    setup = replay_rollout_workspace(tmp_path_factory.mktemp("rb"), shared_data / RB_FILE, prompts=3)
+    yield {"rows": setup["rows"], "tools": setup["tools"], "model": tiny_model}
+    setup["server"].stop()
 
 
 @pytest.fixture(scope="module")

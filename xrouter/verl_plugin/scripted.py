@@ -144,3 +144,48 @@ def build_tiny_policy_model(folder: str | Path) -> Path:
     LlamaForCausalLM(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+def replay_rollout_workspace(work: Path, data: Path, prompts: int) -> dict[str, Any]:
+    """Offline rollout inputs from one RouterBench CSV: training rows, a running replay server, tool YAML.
+
+    Runs `xrouter preprocess-source routerbench` (first `prompts` queries) and `xrouter preprocess` with the
+    replay catalog, starts the replay provider on 127.0.0.1, and writes the verl tool config with every
+    tool pointed at it (`backend: replay`). Returns `rows` (parquet paths), `tools`, `catalog` and `server`
+    (call `server.stop()` when done). Used by the CPU integration tests and the rollout benchmark.
+    """
+    import yaml
+
+    from xrouter.catalog.catalog import shipped_catalog_text
+    from xrouter.cli.main import main as xrouter
+    from xrouter.data.outcomes import load_outcomes
+    from xrouter.llm.replay import ReplayStore, create_replay_app
+    from xrouter.serve.background import BackgroundServer
+
+    rb_catalog = work / "routerbench_models.yaml"
+    rb_catalog.write_text(shipped_catalog_text("routerbench_models.yaml"))
+    replay_catalog = work / "replay_catalog.yaml"
+    steps = [
+        ["preprocess-source", "routerbench", "--input", str(data), "--out", str(work / "src"), "--limit", str(prompts)],
+        ["preprocess", "--input-dir", str(work / "src"), "--output-dir", str(work / "rows"), "--num-repetitions", "1",
+         "--catalog", str(rb_catalog), "--catalog-only", "--workers", "1"],
+        ["replay", "catalog", "--data", str(data), "--out", str(replay_catalog)],
+    ]  # fmt: skip
+    ids = [m["id"] for m in yaml.safe_load(rb_catalog.read_text())["models"]]
+    tools = work / "tools.yaml"
+    steps.append(["tools", "--models", ",".join(ids), "--format", "verl", "--catalog", str(replay_catalog),
+                  "--out", str(tools)])  # fmt: skip
+    for argv in steps:
+        if xrouter(argv) != 0:
+            raise RuntimeError(f"`xrouter {' '.join(argv)}` failed")
+    server = BackgroundServer(create_replay_app(ReplayStore(load_outcomes(data)))).start()
+    spec = yaml.safe_load(tools.read_text())
+    for entry in spec["tools"]:
+        entry["config"].update({"backend": "replay", "api_base": f"{server.url}/v1", "catalog": str(replay_catalog)})
+    tools.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return {
+        "rows": sorted((work / "rows").glob("*.parquet")),
+        "tools": tools,
+        "catalog": replay_catalog,
+        "server": server,
+    }
