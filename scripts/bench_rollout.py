@@ -29,6 +29,8 @@ import time
 import uuid
 from pathlib import Path
 
+from xrouter.errors import XRouterError
+
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -59,11 +61,16 @@ def parse_args() -> argparse.Namespace:
 
 
 def offline_env() -> None:
-    """Offline variables and the Ray HOME fix (no traffic to cloud metadata addresses)."""
+    """Offline variables, Ray's local-provider HOME, and a loopback-only network namespace for Ray.
+
+    Called before any thread or server starts, so the replay server, Ray and its workers all live in
+    the private namespace (`xrouter.netns`); stops with one line when no namespace can be made.
+    """
+    from xrouter.netns import enter_private_network, ray_offline_env
+
     os.environ.update(OFFLINE)
-    home = Path(tempfile.mkdtemp(prefix="xrouter-bench-home-"))
-    (home / "ray_bootstrap_config.yaml").write_text("provider:\n  type: local\n")
-    os.environ["HOME"] = str(home)
+    os.environ.update(ray_offline_env())
+    enter_private_network()
 
 
 def prepare(work: Path, data: Path, prompts: int) -> dict:
@@ -136,7 +143,11 @@ def main() -> int:
     if not args.data.is_file():
         sys.stderr.write(f"bench_rollout: data file {args.data} not found (pass --data)\n")
         return 2
-    offline_env()
+    try:
+        offline_env()
+    except XRouterError as exc:
+        sys.stderr.write(f"bench_rollout: {exc}\n")
+        return exc.exit_code
     import ray
     from verl.experimental.agent_loop import AgentLoopManager
     from verl.experimental.reward_loop import RewardLoopManager

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "frontier": ("xrouter.cli.frontier", "reward frontier: what each λ makes a perfect router do on recorded outcomes"),
     "fit-router": ("xrouter.cli.fit_router", "fit a kNN/MLP baseline router on recorded outcomes"),
     "bench": ("xrouter.cli.bench", "benchmark routing policies: accuracy, cost, AIQ, frontier plot"),
+    "loopback": ("xrouter.cli.loopback", "run a command (e.g. anything that starts Ray) with loopback-only networking"),
 }
 
 
