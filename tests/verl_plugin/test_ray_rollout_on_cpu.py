@@ -25,12 +25,9 @@ RB_FILE = "routerbench_slices/winograde_train.csv"
 
 def compose_config(overrides: list[str]):
     """The router_dapo config composed by hydra, as main_ppo would see it."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from xrouter.config import compose
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        return compose(config_name="router_dapo", overrides=overrides)
+    return compose("router_dapo", overrides)
 
 
 @pytest.fixture(scope="module")

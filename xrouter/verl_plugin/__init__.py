@@ -2,9 +2,15 @@
 
 verl imports this package in every process (driver and Ray workers) through the `verl.plugins`
 entry point declared in pyproject.toml; importing the submodules runs their `@register` decorators.
-This is the only xrouter package that imports verl.
+This is the only xrouter package that imports verl. With VERL_PLATFORM=cpu the CPU pieces
+(`xrouter.verl_plugin.cpu`) are installed first, before any verl module resolves its platform.
 """
 
-from xrouter.verl_plugin import agent_loop, reward_manager, tools, trainer  # noqa: F401  (registrations)
+from xrouter.verl_plugin import cpu
 
-__all__ = ["agent_loop", "reward_manager", "tools", "trainer"]
+if cpu.selected():
+    cpu.install()
+
+from xrouter.verl_plugin import agent_loop, reward_manager, tools, trainer  # noqa: E402, F401  (registrations)
+
+__all__ = ["agent_loop", "cpu", "reward_manager", "tools", "trainer"]
