@@ -59,16 +59,14 @@ def call_tool_schema(spec: ModelSpec) -> dict[str, Any]:
                             "constraints). The user's conversation is sent after it automatically; do not copy it."
                         ),
                     },
+                    # Ranges live in the descriptions: verl's tool schema drops JSON-schema bounds, and the
+                    # router must read the same tools in training and serving.
                     "temperature": {
                         "type": "number",
-                        "minimum": 0.0,
-                        "maximum": 2.0,
                         "description": "Sampling temperature, 0.0 (deterministic) to 2.0 (creative). Default 1.0.",
                     },
                     "max_tokens": {
                         "type": "integer",
-                        "minimum": 1,
-                        "maximum": spec.max_output_tokens,
                         "description": (
                             f"Output-token budget for this call (default {default_budget}, at most "
                             f"{spec.max_output_tokens}). Smaller budgets cost less but may cut the answer short."

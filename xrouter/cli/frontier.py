@@ -11,6 +11,7 @@ import argparse
 import math
 import sys
 
+from xrouter.cli.reward_flags import add_reward_arguments, reward_config
 from xrouter.errors import UsageError
 
 DEFAULT_LAMBDAS = "0,0.5,1,2,3,5"
@@ -35,14 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="outcome files or folders: RouterBench .csv, xrouter .parquet/.jsonl (repeatable)")  # fmt: skip
     parser.add_argument("--lambdas", default=DEFAULT_LAMBDAS,
                         help=f"comma-separated λ values (>= 0) to evaluate (default: {DEFAULT_LAMBDAS})")  # fmt: skip
-    parser.add_argument("--shaping", default="xrouter", choices=["xrouter", "linear", "log"],
-                        help="reward shaping (see README, Reward); default: xrouter, the upstream formula")  # fmt: skip
-    parser.add_argument(
-        "--reward-k", type=float, default=1.0, help="K, the reward of a free correct answer (default 1)"
-    )
-    parser.add_argument("--cost-max", type=float, default=0.8, help="cap of λ·cost for --shaping xrouter (default 0.8)")
-    parser.add_argument("--cost-scale", type=float, default=1.0,
-                        help="dollars per cost unit for linear/log shaping, e.g. 0.001 (default 1)")  # fmt: skip
+    add_reward_arguments(parser, cost_lambda=False)
     parser.add_argument(
         "--out", default="outputs/frontier", help="folder for frontier.csv and frontier.png (default: outputs/frontier)"
     )
@@ -59,14 +53,10 @@ def run(args: argparse.Namespace) -> int:
 
     from xrouter.data.outcomes import load_outcomes
     from xrouter.io import atomic_path
-    from xrouter.reward.config import RewardConfig
     from xrouter.reward.frontier import compute_frontier
 
     lambdas = parse_lambdas(args.lambdas)
-    try:
-        base = RewardConfig(args.shaping, 0.0, args.reward_k, args.cost_max, args.cost_scale)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    base = reward_config(args, cost_lambda=0.0)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preprocess": ("xrouter.cli.preprocess", "build router training parquets with per-row model pools"),
     "filter-length": ("xrouter.cli.filter_length", "drop training rows whose prompt plus tool schemas is too long"),
     "frontier": ("xrouter.cli.frontier", "reward frontier: what each λ makes a perfect router do on recorded outcomes"),
+    "sft-data": ("xrouter.cli.sft_data", "write supervised warm-start routing traces from training rows"),
+    "train": ("xrouter.cli.train", "train the router with verl: supervised warm start or DAPO, CPU or GPU"),
     "fit-router": ("xrouter.cli.fit_router", "fit a kNN/MLP baseline router on recorded outcomes"),
     "bench": ("xrouter.cli.bench", "benchmark routing policies: accuracy, cost, AIQ, frontier plot"),
     "loopback": ("xrouter.cli.loopback", "run a command (e.g. anything that starts Ray) with loopback-only networking"),

@@ -33,6 +33,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--limit", type=int, default=0, help="keep only the first N rows of each input (default: all)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--split", default="all", choices=["all", "fit", "eval"],
+                        help="keep only the fit part or the held-out (eval) part of the queries, drawn by query id "
+                        "exactly as `xrouter bench --split` draws it (default: all)")  # fmt: skip
+    parser.add_argument("--holdout", type=float, default=0.3, help="held-out fraction for --split (default: 0.3)")
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the split (default: 0, as bench --seed)")
+
+
+def split_filter(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The row filter of --split (None for all rows)."""
+    if args.split == "all":
+        return None
+    from xrouter.eval.split import in_split
+
+    in_split("probe", args.split, holdout=args.holdout, seed=args.split_seed)  # validates the flags once
+
+    def keep(row: dict) -> bool:
+        query_id = str((row.get("extra_info") or {}).get("query_id", ""))
+        return in_split(query_id, args.split, holdout=args.holdout, seed=args.split_seed)
+
+    return keep
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             overwrite=args.overwrite,
             tick=lambda n: progress.advance(task, n),
+            keep=split_filter(args),
         )
     table = Table(title=f"{args.name} -> {args.out}")
     for column in ("input", "rows", "output"):

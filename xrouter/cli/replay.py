@@ -138,22 +138,12 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _catalog(args: argparse.Namespace) -> int:
-    import yaml
-
     from xrouter.io import atomic_write_text
+    from xrouter.llm.replay.catalog import catalog_yaml
 
     store = _load(args.data)
-    entries = []
-    for spec in store.catalog.models.values():
-        entry = spec.model_dump(mode="json", exclude_defaults=True)
-        entry.setdefault("input_usd_per_mtok", spec.input_usd_per_mtok)
-        entry.setdefault("output_usd_per_mtok", spec.output_usd_per_mtok)
-        if args.api_base:
-            entry["api_base"] = args.api_base
-        entries.append(entry)
-    text = yaml.safe_dump({"version": store.catalog.version, "models": entries}, sort_keys=False, allow_unicode=True)
-    atomic_write_text(Path(args.out), text)
-    sys.stdout.write(f"wrote {len(entries)} replay models to {args.out}\n")
+    atomic_write_text(Path(args.out), catalog_yaml(store.catalog, args.api_base))
+    sys.stdout.write(f"wrote {len(store.catalog.models)} replay models to {args.out}\n")
     return 0
 
 

@@ -72,8 +72,9 @@ def _router_flags(router: argparse._ArgumentGroup) -> None:
         "--policy",
         metavar="KIND[:ARG]",
         help="router policy KIND[:ARG]: endpoint (default with --router-api-base), litellm[:CATALOG_ID] "
-        "(a catalog model as untrained router; default without --router-api-base), or a registered kind "
-        "such as learned:DIR",
+        "(a catalog model as untrained router; default without --router-api-base), hf:PATH (a trained "
+        "checkpoint folder run in-process on the CPU, e.g. the model/ folder of `xrouter train`), or a "
+        "registered kind such as learned:DIR",
     )
     router.add_argument(
         "--router-price-in",

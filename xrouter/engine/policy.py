@@ -126,7 +126,10 @@ def build_policy(value: str, settings: PolicySettings) -> RouterPolicy:
 
 # Kinds implemented outside the engine, imported only when used: kind -> "module:factory".
 # The factory has the `PolicyFactory` signature (ARG after the colon, PolicySettings) -> RouterPolicy.
-EXTERNAL_POLICIES: dict[str, str] = {"learned": "xrouter.eval.serve_policy:build_learned_policy"}
+EXTERNAL_POLICIES: dict[str, str] = {
+    "learned": "xrouter.eval.serve_policy:build_learned_policy",
+    "hf": "xrouter.engine.hf_policy:build_hf_policy",
+}
 
 
 def _register_builtins() -> None:

@@ -47,6 +47,17 @@ class Generation:
     finish_reason: str = "length"
 
 
+THINK_MARKERS = ("<think>", "</think>")
+
+
+def strip_special_tokens(text: str, tokenizer: Any, keep: Sequence[str] = THINK_MARKERS) -> str:
+    """Decoded text without the tokenizer's special tokens (end of turn, padding); thinking markers stay."""
+    for token in getattr(tokenizer, "all_special_tokens", []) or []:
+        if token not in keep:
+            text = text.replace(token, "")
+    return text.strip()
+
+
 def cpu_threads(default: int | None = None) -> int:
     """Threads for torch on this machine: XROUTER_CPU_THREADS, else `default`, else every core."""
     value = os.environ.get(THREADS_ENV)

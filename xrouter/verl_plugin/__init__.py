@@ -6,11 +6,12 @@ This is the only xrouter package that imports verl. With VERL_PLATFORM=cpu the C
 (`xrouter.verl_plugin.cpu`) are installed first, before any verl module resolves its platform.
 """
 
-from xrouter.verl_plugin import cpu
+from xrouter.verl_plugin import cpu, resolvers
 
 if cpu.selected():
     cpu.install()
+resolvers.register()
 
 from xrouter.verl_plugin import agent_loop, reward_manager, tools, trainer  # noqa: E402, F401  (registrations)
 
-__all__ = ["agent_loop", "cpu", "reward_manager", "tools", "trainer"]
+__all__ = ["agent_loop", "cpu", "resolvers", "reward_manager", "tools", "trainer"]

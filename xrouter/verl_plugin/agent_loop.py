@@ -43,6 +43,7 @@ from xrouter.engine.policy import RouterToolCall
 from xrouter.engine.rules import ends_episode
 from xrouter.engine.trajectory import CallRecord, TurnRecord
 from xrouter.errors import DataError
+from xrouter.llm.local_lm import strip_special_tokens
 from xrouter.verl_plugin.episode import attach, episode_from_row, trajectory_fields
 from xrouter.verl_plugin.tools import CallModelTool, ToolCaller
 
@@ -50,7 +51,6 @@ from xrouter.verl_plugin.tools import CallModelTool, ToolCaller
 # of dropping them silently; this only bounds the tokens of one turn.
 _MAX_PARSED_CALLS = 64
 _OUTPUTS_ATTR = "xrouter_turn_outputs"
-_THINK_MARKERS = ("<think>", "</think>")
 
 
 def episode_config(trainer_config: Any) -> EpisodeConfig:
@@ -204,7 +204,4 @@ class XRouterAgentLoop(ToolAgentLoop):
 
         Think markers stay: the engine's `visible_text` removes the thinking block itself.
         """
-        for token in getattr(self.tokenizer, "all_special_tokens", []) or []:
-            if token not in _THINK_MARKERS:
-                text = text.replace(token, "")
-        return text.strip()
+        return strip_special_tokens(text, self.tokenizer)

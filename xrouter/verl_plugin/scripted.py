@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 ASSISTANT_MARK = "<|im_start|>assistant"
-_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"]
 _OFFERED = re.compile(r'"name": "(call_[a-z0-9_]+)"')
 
 
@@ -87,29 +86,9 @@ class ScriptedPolicyServer:
         return TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids), extra_fields={"global_steps": 0})
 
 
-# A Qwen2.5-style chat template (hermes tool calls, tool results as <tool_response> in a user turn).
-_CHAT_TEMPLATE = (
-    "{%- if tools %}<|im_start|>system\n{%- if messages[0].role == 'system' %}{{ messages[0].content }}\n\n{%- endif %}"
-    "# Tools\n<tools>{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}\n</tools>\n"
-    'Call a function with <tool_call>{"name": ..., "arguments": ...}</tool_call>.<|im_end|>\n'
-    "{%- elif messages[0].role == 'system' %}<|im_start|>system\n{{ messages[0].content }}<|im_end|>\n{%- endif %}"
-    "{%- for m in messages %}"
-    "{%- if m.role == 'user' or (m.role == 'system' and not loop.first) %}"
-    "<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
-    "{%- elif m.role == 'assistant' %}<|im_start|>assistant\n{%- if m.content %}{{ m.content }}{%- endif %}"
-    "{%- for tc in m.tool_calls | default([]) %}<tool_call>\n"
-    '{"name": "{{ tc.function.name }}", "arguments": {{ tc.function.arguments | tojson }}}\n</tool_call>'
-    "{%- endfor %}<|im_end|>\n"
-    "{%- elif m.role == 'tool' %}<|im_start|>user\n<tool_response>\n{{ m.content }}\n</tool_response><|im_end|>\n"
-    "{%- endif %}{%- endfor %}"
-    "{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}"
-)
-
-
 def build_tiny_policy_model(folder: str | Path) -> Path:
-    """Train a byte-level BPE tokenizer and save it with a 2-layer random Llama (offline, ~2 s)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    """A 2-layer random Llama with a 700-token BPE trained on routing text (offline, ~2 s)."""
+    from xrouter.train.models import TINY, build_policy_model
 
     corpus = [
         "You are a routing assistant. USER REQUEST: What is 2+3? The answer is 5. Paris is the capital.",
@@ -117,33 +96,7 @@ def build_tiny_policy_model(folder: str | Path) -> Path:
         'select_response {"model_call_name": "call_strong_c"} <tool_response> [error] not run',
         "0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ {}[]():;,.\"'<>/|_-+=*#\n",
     ] * 20
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=700, special_tokens=_SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    bpe.train_from_iterator(corpus, trainer)
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", additional_special_tokens=_SPECIALS[1:]
-    )
-    tok.chat_template = _CHAT_TEMPLATE
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=8192,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=True,
-    )
-    folder = Path(folder)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    return build_policy_model(folder, corpus, TINY)
 
 
 def replay_rollout_workspace(work: Path, data: Path, prompts: int) -> dict[str, Any]:

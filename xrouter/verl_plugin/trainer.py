@@ -7,6 +7,12 @@ key `compute_score` returned (`xrouter/cost_usd/mean`, `xrouter/num_calls/mean`,
 `xrouter/finish_select_response/mean`, ...). Selected with `trainer.v1.trainer_mode=xrouter_sync`
 (the default of router_dapo.yaml); everything else is verl's `sync` trainer unchanged.
 
+It also logs `xrouter/filter_keep_rate` (share of generated groups the DAPO filter kept for the
+step), `xrouter/valid_tool_call_rate` (tool calls the engine ran / tool calls the policy wrote) and
+`xrouter/model_share/<model>` (share of the step's model calls that went to each model), and it stops
+with `TrainingStalled` when generation batches keep being filtered away (`stall_guard.py`,
+`xrouter.stall_gen_batches`).
+
 Before verl allocates any GPU, the trainer also builds the rollout's tools once on the driver
 (`check_tools`), so a pooled model without a price, a missing tool config or a bad tool backend
 stops training at start-up with one clear error instead of failing later inside the rollout workers.
@@ -21,10 +27,12 @@ from typing import Any
 
 import numpy as np
 import transfer_queue as tq
+from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from xrouter.errors import UsageError
+from xrouter.verl_plugin.stall_guard import DEFAULT_STALL_GEN_BATCHES, StallGuardReplayBuffer
 
 logger = logging.getLogger(__name__)
 METRIC_PREFIX = "xrouter"
@@ -43,6 +51,25 @@ def step_means(reward_infos: Iterable[Mapping[str, Any] | None]) -> dict[str, fl
             sums[key] = sums.get(key, 0.0) + float(value)
             counts[key] = counts.get(key, 0) + 1
     return {f"{METRIC_PREFIX}/{key}/mean": sums[key] / counts[key] for key in sorted(sums)}
+
+
+def call_metrics(extra_fields: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Valid-tool-call rate and each model's share of the calls, over a step's trajectories."""
+    executed = refused = 0
+    models: dict[str, int] = {}
+    for fields in extra_fields:
+        executed += int(fields.get("xrouter_num_calls", 0) or 0)
+        refused += int(fields.get("xrouter_refused_calls", 0) or 0)
+        for call in fields.get("xrouter_calls", None) or []:
+            model = str(call.get("model", "?"))
+            models[model] = models.get(model, 0) + 1
+    out: dict[str, float] = {}
+    if executed + refused:
+        out[f"{METRIC_PREFIX}/valid_tool_call_rate"] = executed / (executed + refused)
+    total = sum(models.values())
+    for model, count in sorted(models.items()):
+        out[f"{METRIC_PREFIX}/model_share/{model}"] = count / total
+    return out
 
 
 def check_tools(config: Any) -> list[Any]:
@@ -69,6 +96,21 @@ class XRouterTrainerSync(PPOTrainerSync):
         logger.info("xrouter: %d tools checked (every pooled model has a price)", len(tools))
         super().__init__(config)
 
+    def _build_replay_buffer(self) -> Any:
+        """verl's replay buffer; the sync one gains the stall guard (same object, guarded subclass)."""
+        buffer = super()._build_replay_buffer()
+        if type(buffer) is ReplayBuffer:
+            buffer.__class__ = StallGuardReplayBuffer
+            block = self.config.get("xrouter", None) or {}
+            buffer.configure_guard(int(block.get("stall_gen_batches", DEFAULT_STALL_GEN_BATCHES)))
+        return buffer
+
+    def _add_prompts_to_generate(self, num_prompts: int) -> int:
+        """verl's refill, counted by the stall guard first (it raises when the step cannot fill)."""
+        if isinstance(self.replay_buffer, StallGuardReplayBuffer):
+            self.replay_buffer.count_refill(num_prompts)
+        return super()._add_prompts_to_generate(num_prompts)
+
     def _compute_metrics(self, batch: Any, metrics: dict, timing_raw: dict, global_steps: int, epoch: int) -> None:
         super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
         try:
@@ -78,4 +120,10 @@ class XRouterTrainerSync(PPOTrainerSync):
             logger.warning("xrouter step metrics skipped: %s", exc)
             return
         real = [e for e, tag in zip(extra, batch.tags, strict=False) if not tag.get("is_padding", False)]
-        metrics.update(step_means(e.get("reward_extra_info") for e in real if isinstance(e, dict)))
+        real = [e for e in real if isinstance(e, dict)]
+        metrics.update(step_means(e.get("reward_extra_info") for e in real))
+        metrics.update(call_metrics(real))
+        if isinstance(self.replay_buffer, StallGuardReplayBuffer):
+            kept, dropped = self.replay_buffer.last_keep_stats
+            if kept + dropped:
+                metrics[f"{METRIC_PREFIX}/filter_keep_rate"] = kept / (kept + dropped)

@@ -88,8 +88,12 @@ def convert(
     limit: int = 0,
     overwrite: bool = False,
     tick: Callable[[int], None] = lambda n: None,
+    keep: Callable[[dict], bool] | None = None,
 ) -> list[Converted]:
-    """Convert each input with the `name` adapter into `out_dir` (one parquet per input; `limit` rows each)."""
+    """Convert each input with the `name` adapter into `out_dir` (one parquet per input; `limit` rows each).
+
+    `keep(row)` drops the rows it rejects before `limit` applies (e.g. the held-out split).
+    """
     single = getattr(source_module(name), "DEFAULT_FILE", None) is not None
     targets = [out_dir / (f"{name}.parquet" if single else f"{p.stem}.parquet") for p in inputs]
     for target in targets:
@@ -99,6 +103,8 @@ def convert(
     with contextlib.ExitStack() as stack:  # every output is renamed into place only if all succeed
         for path, target in zip(inputs, targets, strict=True):
             rows = source_module(name).rows(path)
+            if keep is not None:
+                rows = filter(keep, rows)
             if limit > 0:
                 rows = itertools.islice(rows, limit)
             tmp = stack.enter_context(atomic_path(target))

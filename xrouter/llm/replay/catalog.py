@@ -53,3 +53,18 @@ def replay_catalog(table: OutcomeTable) -> Catalog:
     for name in table.models:
         models[name] = shipped.models[name] if name in shipped.models else _derived_spec(name, table)
     return Catalog(models=models, version=f"replay:{shipped.version}", sources=(*shipped.sources, *table.sources))
+
+
+def catalog_yaml(catalog: Catalog, api_base: str | None = None) -> str:
+    """The catalog as YAML to pass as `--catalog FILE` (every model pointed at `api_base` when given)."""
+    import yaml
+
+    entries = []
+    for spec in catalog.models.values():
+        entry = spec.model_dump(mode="json", exclude_defaults=True)
+        entry.setdefault("input_usd_per_mtok", spec.input_usd_per_mtok)
+        entry.setdefault("output_usd_per_mtok", spec.output_usd_per_mtok)
+        if api_base:
+            entry["api_base"] = api_base
+        entries.append(entry)
+    return yaml.safe_dump({"version": catalog.version, "models": entries}, sort_keys=False, allow_unicode=True)

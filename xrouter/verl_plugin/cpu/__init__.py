@@ -36,6 +36,9 @@ def install() -> None:
     # verl resolves the in-worker rollout adapter through this private table (no public hook in 0.9.1).
     rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = "xrouter.verl_plugin.cpu.rollout.HFServerAdapter"
     distributed.install()
+    # verl registers its FSDP engine for the device types cuda and npu only; the engine itself asks the
+    # platform for its device, so the CUDA registration serves the CPU (verl's documented override).
+    os.environ.setdefault("VERL_ENGINE_DEVICE", "cuda")
 
 
 def _load_replica():

@@ -67,7 +67,7 @@ class HFRolloutServer:
         self.response_length = int(_field(config, "response_length"))
         path = _field(model_config, "local_path") or _field(model_config, "path")
         self.lm = LocalCausalLM(path, threads=settings.get("threads"), max_batch=int(settings.get("max_batch", 8)))
-        self.lm.model  # load now: a missing folder fails at start-up, not on the first trajectory
+        _ = self.lm.model  # load now: a missing folder fails at start-up, not on the first trajectory
         self.batcher = GenerationBatcher(self.lm)
         self.global_steps: int | None = None
         self.replica_rank = replica_rank
