@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from xrouter import __version__
 from xrouter.errors import XRouterError
 
 # name -> (module, one-line help). Order is the order shown in --help.
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="xrouter",
         description="Cost-aware LLM routing: catalog, replay, serving, reward, preprocessing and benchmarks.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"xrouter {__version__}", help="print the version and exit"
     )
     parser.add_argument(
         "--log-level",

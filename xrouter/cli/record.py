@@ -50,12 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_catalog_argument(parser)
 
 
-async def _record_all(args: argparse.Namespace, queries: Any, model_ids: list[str], recorder: Any) -> dict[str, int]:
+async def _record_all(
+    args: argparse.Namespace, queries: Any, model_ids: list[str], recorder: Any
+) -> tuple[dict[str, int], dict[str, str]]:
     from rich.progress import Progress
 
     from xrouter.engine.prompts import target_messages
 
     counts = {"ok": 0, "failed": 0}
+    errors: dict[str, str] = {}  # first failure per error kind, shown in the summary
     jobs = [(q, m) for q in queries.itertuples(index=False) for m in model_ids]
     with Progress(transient=True) as progress:
         task = progress.add_task("recording", total=len(jobs))
@@ -70,10 +73,13 @@ async def _record_all(args: argparse.Namespace, queries: Any, model_ids: list[st
                 query_id=str(query.query_id),
             )
             counts["ok" if result.success else "failed"] += 1
+            if not result.success and result.error is not None:
+                counts[f"kind:{result.error.kind}"] = counts.get(f"kind:{result.error.kind}", 0) + 1
+                errors.setdefault(result.error.kind, f"{model_id}: {result.error.message}")
             progress.advance(task)
 
         await asyncio.gather(*(one(q, m) for q, m in jobs))
-    return counts
+    return counts, errors
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,10 +111,12 @@ def run(args: argparse.Namespace) -> int:
     dataset = args.dataset or (str(queries["dataset"].iloc[0]) if len(queries) else "recorded")
     recorder = Recorder(client, args.out, dataset=dataset)
     try:
-        counts = asyncio.run(_record_all(args, queries, model_ids, recorder))
+        counts, errors = asyncio.run(_record_all(args, queries, model_ids, recorder))
     finally:
         recorder.close()
     sys.stdout.write(
         f"{counts['ok']} answers ok, {counts['failed']} failed; {recorder.recorded} new rows in {args.out}\n"
     )
+    for kind, example in errors.items():  # the reason, without needing --log-level INFO
+        sys.stdout.write(f"  {counts[f'kind:{kind}']} failed ({kind}), e.g. {example}\n")
     return 0 if counts["failed"] == 0 else 1
