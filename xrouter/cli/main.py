@@ -19,6 +19,7 @@ from xrouter.errors import XRouterError
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("xrouter.cli.data", "download and verify the public data sets (RouterBench, eval sets)"),
     "models": ("xrouter.cli.models", "list the model catalog with prices"),
     "tools": ("xrouter.cli.tools", "write call_<model> tool schemas (OpenAI JSON or verl YAML)"),
     "replay": ("xrouter.cli.replay", "serve recorded model outcomes offline (OpenAI-compatible replay server)"),
