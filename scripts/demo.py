@@ -27,7 +27,7 @@ OFFLINE = {
     "TOKENIZERS_PARALLELISM": "false",
 }
 REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / "outputs" / "demo"
+OUT = Path("outputs") / "demo"  # relative to the repo (main() works from there): short paths in the output
 # lambda = share / (spread of the models' mean cost per query on the fit data): the quality a router gives up
 # to save the whole price gap. On RouterBench (gap ~$0.005) these shares give lambda ~ 10, 30, 100 per USD.
 LAMBDA_SHARES = (0.05, 0.15, 0.5)
@@ -51,6 +51,7 @@ def locate_data() -> tuple[list[Path], str]:
 
 def main() -> int:
     """Run the demo; returns the exit code."""
+    os.chdir(REPO)
     for key, value in OFFLINE.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("XROUTER_CACHE_DIR", str(OUT / "cache"))
@@ -117,10 +118,14 @@ def _goal_line(console, bench_dir: Path) -> None:  # noqa: ANN001 - rich Console
     cheap = learned[learned["cost_per_1k_usd"] <= budget]
     pick = cheap["accuracy"].idxmax() if len(cheap) else learned["accuracy"].idxmax()
     console.rule("goal: the best single model's accuracy at <= 1/5 of its cost")
-    width = max(len(best), len(pick), len("oracle"))
+    from xrouter.eval.plots import short_label
+
+    width = max(len(short_label(best)), len(short_label(pick)), len("oracle"))
     for name in (best, pick, "oracle"):
         row = pooled.loc[name]
-        console.print(f"{name:<{width}}  accuracy {row['accuracy']:.3f}   ${row['cost_per_1k_usd']:.3f} per 1k queries")
+        console.print(
+            f"{short_label(name):<{width}}  accuracy {row['accuracy']:.3f}   ${row['cost_per_1k_usd']:.3f} per 1k queries"
+        )
     row = pooled.loc[pick]
     ratio = pooled.at[best, "cost_per_1k_usd"] / max(row["cost_per_1k_usd"], 1e-12)
     console.print(f"learned router: {row['accuracy'] - pooled.at[best, 'accuracy']:+.3f} accuracy at 1/{ratio:.1f}"

@@ -47,7 +47,7 @@ def _progress_factory(console):  # noqa: ANN001, ANN202 - rich Console; returns 
 
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())  # fmt: skip
-    progress = Progress(*columns, console=console, transient=True)
+    progress = Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
 
     def factory(name: str):  # noqa: ANN202 - a Progress callback
         task = progress.add_task(name, total=None)

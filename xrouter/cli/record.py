@@ -67,7 +67,7 @@ async def _record_all(
     counts = {"ok": 0, "failed": 0}
     errors: dict[str, str] = {}  # first failure per error kind, shown in the summary
     jobs = [(q, m) for q in queries.itertuples(index=False) for m in model_ids]
-    with Progress(transient=True) as progress:
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("recording", total=len(jobs))
 
         async def one(query: Any, model_id: str) -> None:

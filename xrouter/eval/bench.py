@@ -1,6 +1,6 @@
 """The benchmark harness: run policies over datasets through a model backend, log samples, summarise, plot.
 
-    config = BenchConfig(datasets=["../shared/data/routerbench_slices"], policies=["single:*", "oracle"],
+    config = BenchConfig(datasets=["data/routerbench_slices"], policies=["single:*", "oracle"],
                          backend="replay", out_dir="outputs/bench", split="eval")
     result = run_bench(config)          # summary.csv, aiq.csv, samples.jsonl, frontier.png in out_dir
 
@@ -260,7 +260,7 @@ async def _run_all(
     sem = asyncio.Semaphore(concurrency)
     ran = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         for policy in policies:
             todo = [i for i in items if (policy.name, i.dataset, i.query_id) not in done]
             task = progress.add_task(policy.name, total=len(items), completed=len(items) - len(todo))

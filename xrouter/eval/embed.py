@@ -110,7 +110,8 @@ class Embedder:
         step = max(self.batch_size * 4, 1)
         vectors: dict[str, np.ndarray] = {}
         columns = (TextColumn("embedding queries"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        console = Console(stderr=True)
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task("embed", total=len(items))
             for start in range(0, len(items), step):
                 chunk = items[start : start + step]
