@@ -3,8 +3,7 @@
 The router is a trained model behind an OpenAI-compatible endpoint (--router-api-base, e.g. vLLM or
 SGLang with a hermes tool parser), a catalog model called through LiteLLM (--policy litellm:gpt-5-nano)
 or another registered policy (--policy KIND:ARG). Targets are live catalog models, or recorded
-outcomes answered in-process with --replay-data (then --models takes the names used in the data).
-The docs' serving page lists the episode outcomes, request fields and metadata.
+outcomes answered in-process with --replay-data (--models: names in the data; default all of them).
 """
 
 from __future__ import annotations

@@ -44,8 +44,16 @@ def _slice(name: str, sha256: str) -> RemoteFile:
     return RemoteFile(f"{_ROUTERDC}/datasets/routerbench_zs/{name}", name, sha256)
 
 
-def _pickle(name: str) -> RemoteFile:
-    return RemoteFile(f"{_HUB}/{name}", name)
+def _routerbench(name: str, shots: str, summary: str) -> DatasetSpec:
+    """RouterBench's pickled DataFrame on the hub (`routerbench_<shots>.pkl`), one CSV per benchmark once fetched."""
+    folder = "routerbench" if shots == "0shot" else f"routerbench_{shots}"
+    return DatasetSpec(
+        name, folder, summary,
+        f"Hugging Face dataset withmartian/routerbench, routerbench_{shots}.pkl (arXiv 2403.12031)",
+        "RouterBench code MIT; the dataset card declares no license: research and benchmark use",
+        (RemoteFile(f"{_HUB}/routerbench_{shots}.pkl", f"routerbench_{shots}.pkl"),),
+        layout="routerbench", convert="routerbench_pickle",
+    )  # fmt: skip
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -64,22 +72,8 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             layout="routerbench",
         ),
-        DatasetSpec(
-            "routerbench", "routerbench",
-            "all of RouterBench 0-shot (11 models x ~36k queries), one CSV per benchmark",
-            "Hugging Face dataset withmartian/routerbench, routerbench_0shot.pkl (arXiv 2403.12031)",
-            "RouterBench code MIT; the dataset card declares no license: research and benchmark use",
-            (_pickle("routerbench_0shot.pkl"),),
-            layout="routerbench", convert="routerbench_pickle",
-        ),
-        DatasetSpec(
-            "routerbench-5shot", "routerbench_5shot",
-            "all of RouterBench 5-shot, one CSV per benchmark",
-            "Hugging Face dataset withmartian/routerbench, routerbench_5shot.pkl (arXiv 2403.12031)",
-            "RouterBench code MIT; the dataset card declares no license: research and benchmark use",
-            (_pickle("routerbench_5shot.pkl"),),
-            layout="routerbench", convert="routerbench_pickle",
-        ),
+        _routerbench("routerbench", "0shot", "all of RouterBench 0-shot (11 models x ~36k queries), one CSV per benchmark"),
+        _routerbench("routerbench-5shot", "5shot", "all of RouterBench 5-shot, one CSV per benchmark"),
         DatasetSpec(
             "gsm8k", "evalsets/gsm8k", "GSM8K test set (1,319 problems) and OpenAI's GPT-3 example solutions",
             "GitHub openai/grade-school-math, grade_school_math/data", "MIT",
