@@ -29,7 +29,7 @@ os.environ.pop("XROUTER_CATALOG", None)
 for _key in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "GEMINI_API_KEY", "ANTHROPIC_API_KEY"):
     os.environ.pop(_key, None)
 
-# Ray's dashboard probes cloud metadata addresses unless HOME holds this file (see offline-env.md).
+# Ray's dashboard probes cloud metadata addresses unless HOME holds this file.
 _RAY_HOME = Path(tempfile.mkdtemp(prefix="xrouter-test-home-"))
 (_RAY_HOME / "ray_bootstrap_config.yaml").write_text("provider:\n  type: local\n")
 os.environ["HOME"] = str(_RAY_HOME)

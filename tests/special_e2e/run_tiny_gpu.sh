@@ -14,7 +14,7 @@ CONFIG_DIR=$(python3 -c 'import os, xrouter.config as c; print(os.path.dirname(c
 RB_CATALOG=$(python3 -c 'import os, xrouter; print(os.path.join(os.path.dirname(xrouter.__file__), "resources", "routerbench_models.yaml"))')
 export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true TOKENIZERS_PARALLELISM=false
 
-# ===== Ray without cloud-metadata probes (offline-env rule): Ray's head reads ~/ray_bootstrap_config.yaml, so HOME
+# ===== Ray without cloud-metadata probes (Ray offline rule): Ray's head reads ~/ray_bootstrap_config.yaml, so HOME
 # moves to a folder whose file says `provider: local`; the Hugging Face cache and the wandb login stay where they were =====
 export HF_HOME=${HF_HOME:-$HOME/.cache/huggingface}
 export NETRC=${NETRC:-$HOME/.netrc}
