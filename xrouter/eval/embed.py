@@ -107,7 +107,7 @@ class Embedder:
 
         model = self._load()
         items = list(todo.items())
-        step = max(self.batch_size * 4, 1)
+        step = max(self.batch_size, 1)
         vectors: dict[str, np.ndarray] = {}
         columns = (TextColumn("embedding queries"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         console = Console(stderr=True)
