@@ -9,7 +9,7 @@ OFFLINE := LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true HF_HUB_OF
 	RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 TOKENIZERS_PARALLELISM=false
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,9 +26,15 @@ install: $(STAMP)  ## create .venv with every CPU-side extra
 demo: $(STAMP)  ## run the main job offline (replay + learned router + benchmark)
 	$(OFFLINE) $(BIN)/python scripts/demo.py
 
-test: $(STAMP)  ## ruff + the whole CPU test suite
+test: $(STAMP)  ## ruff + the whole CPU test suite (which builds the docs with --strict)
 	$(BIN)/ruff check .
 	$(OFFLINE) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+docs: $(STAMP)  ## build the docs site into site/ (warnings are errors)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)  ## serve the docs with live reload on http://127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,4 +44,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) outputs site .pytest_cache

@@ -2,7 +2,7 @@
 # Start the xrouter API server (OpenAI-compatible, with router_metadata) in front of a hosted router.
 #
 #   evaluation/serve_router.sh                       # live targets (needs provider API keys)
-#   REPLAY_DATA=../shared/data/routerbench_slices \
+#   REPLAY_DATA=data/routerbench_slices \
 #   MODELS=gpt-4-1106-preview,mistralai/mistral-7b-chat evaluation/serve_router.sh   # offline, replayed targets
 #
 # Environment (defaults in brackets): ROUTER_NAME [xrouter-7b], ROUTER_API_BASE [http://127.0.0.1:8001/v1],

@@ -1,7 +1,7 @@
 """Benchmark: LLMClient → replay server vs a raw httpx POST loop to the same server, same run.
 
     LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true \
-        .venv/bin/python scripts/bench_client_replay.py --data ../shared/data/routerbench_slices/mbpp_train.csv
+        .venv/bin/python scripts/bench_client_replay.py --data data/routerbench_slices/mbpp_train.csv
 
 The replay server runs in its own process (`xrouter replay serve`, loopback). For each concurrency
 level the same requests are sent by (1) raw httpx, (2) LLMClient (default transport: direct HTTP

@@ -54,8 +54,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--data",
         type=Path,
-        default=ROOT.parent / "shared" / "data" / "routerbench_slices" / "winograde_train.csv",
-        help="RouterBench CSV used for rows and replay (default: ../shared/data/routerbench_slices/winograde_train.csv)",
+        default=Path(os.environ.get("XROUTER_DATA") or "data") / "routerbench_slices" / "winograde_train.csv",
+        help="RouterBench CSV used for rows and replay (default: data/routerbench_slices/winograde_train.csv)",
     )
     return parser.parse_args()
 

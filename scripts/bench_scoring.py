@@ -2,7 +2,7 @@
 canonical solutions (sandboxed), each with 1 worker (the baseline, same run) and with N workers.
 
     LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_scoring.py \
-        --data ../shared/data/evalsets --workers 2 --repeats 3
+        --data data/evalsets --workers 2 --repeats 3
 
 Math answers: for each MATH-500 problem, its reference worked solution (usually settled by the exact
 boxed-answer fast path) and a wrong boxed answer (always goes through math-verify parsing and comparison).
@@ -81,7 +81,7 @@ def _report(name: str, n: int, timings: dict[int, list[float]], result: float) -
 def main() -> None:
     """Parse flags, run both benchmarks, print medians."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared/data/evalsets",
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("XROUTER_DATA") or "data") / "evalsets",
                         help="the evalsets folder (with math500/ and humaneval/)")  # fmt: skip
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel workers to compare with 1")
     parser.add_argument("--math-n", type=int, default=1000, help="number of math answers to score")

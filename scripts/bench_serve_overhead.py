@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "routerbench_slices" / "arc_challenge_train.csv"
+DEFAULT_DATA = Path(os.environ.get("XROUTER_DATA") or "data") / "routerbench_slices" / "arc_challenge_train.csv"
 OFFLINE = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     "LITELLM_OFFLINE_MODE": "true",

@@ -1,7 +1,8 @@
 """`make demo`: the offline main job - replay provider, learned router, benchmark, frontier plot.
 
-1. Locate recorded outcomes: $XROUTER_DATA, else ../shared/data/routerbench_slices beside the repo, else the
-   small LLMRouter sample shipped in xrouter/resources (MIT, see llmrouter_sample_README.md).
+1. Locate recorded outcomes: the RouterBench train files in the data folder ($XROUTER_DATA, default data/;
+   `xrouter data fetch routerbench-slices` puts them there), else the small LLMRouter sample shipped in
+   xrouter/resources (MIT, see llmrouter_sample_README.md).
 2. Start the replay provider (OpenAI-compatible HTTP server on 127.0.0.1, free port) on those outcomes.
 3. Fit a kNN router on the fit split (70 % of the queries, by seeded hash of the query id).
 4. Benchmark on the held-out 30 % through the replay server over HTTP: every single model, cheapest,
@@ -14,7 +15,6 @@ Needs no API key, GPU or network. Outputs go to outputs/demo/ (the bench folder 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -27,7 +27,7 @@ OFFLINE = {
     "TOKENIZERS_PARALLELISM": "false",
 }
 REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / "outputs" / "demo"
+OUT = Path("outputs") / "demo"  # relative to the repo (main() works from there): short paths in the output
 # lambda = share / (spread of the models' mean cost per query on the fit data): the quality a router gives up
 # to save the whole price gap. On RouterBench (gap ~$0.005) these shares give lambda ~ 10, 30, 100 per USD.
 LAMBDA_SHARES = (0.05, 0.15, 0.5)
@@ -36,23 +36,22 @@ HOLDOUT, SEED = 0.3, 0
 
 def locate_data() -> tuple[list[Path], str]:
     """The outcome files to use and a sentence saying where they came from."""
-    env = os.environ.get("XROUTER_DATA")
-    if env:
-        path = Path(env)
-        if path.is_dir():  # a folder: its *_train.csv files, else every CSV in it
-            files = sorted(path.glob("*_train.csv")) or sorted(path.glob("*.csv"))
-        else:
-            files = [path]
-        return files, f"$XROUTER_DATA={path}"
-    shared = REPO.parent / "shared" / "data" / "routerbench_slices"
-    if shared.is_dir() and sorted(shared.glob("*_train.csv")):
-        return sorted(shared.glob("*_train.csv")), f"RouterBench train slices in {shared}"
+    from xrouter.data.fetch import data_root
+
+    slices = data_root() / "routerbench_slices"
+    files = sorted(slices.glob("*_train.csv"))
+    if files:
+        return files, f"RouterBench train files in {slices}"
     sample = REPO / "xrouter" / "resources" / "llmrouter_sample.csv"
-    return [sample], f"the shipped LLMRouter sample ({sample.name}, MIT; see llmrouter_sample_README.md)"
+    return [sample], (
+        f"the shipped sample {sample.relative_to(REPO)} (9 models x 400 queries; "
+        f"`xrouter data fetch routerbench-slices` gets RouterBench into {slices})"
+    )
 
 
 def main() -> int:
     """Run the demo; returns the exit code."""
+    os.chdir(REPO)
     for key, value in OFFLINE.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("XROUTER_CACHE_DIR", str(OUT / "cache"))
@@ -67,20 +66,14 @@ def main() -> int:
     console = Console(width=max(120, Console().width))
     started = time.monotonic()
     files, where = locate_data()
-    missing = [f for f in files if not f.exists()]
-    if not files or missing:
-        what = "no such file or folder" if missing else "no .csv file in that folder"
-        sys.stderr.write(f"demo: no outcome data ({where}): {what}; set XROUTER_DATA to a RouterBench CSV or folder\n")
-        return 2
     console.rule("xrouter demo (offline: replay provider + learned router + benchmark)")
     console.print(f"data: {where}")
     router_dir, bench_dir = OUT / "router_knn", OUT / "bench"
-    shutil.rmtree(bench_dir, ignore_errors=True)  # a fresh benchmark every run (no stale --resume mixing)
 
     data_args = [a for f in files for a in ("--data", str(f))]
     console.print(f"[bold]1/3[/] fitting a kNN router on the fit split ({1 - HOLDOUT:.0%} of queries) ...")
     code = xrouter(["fit-router", *data_args, "--kind", "knn", "--out", str(router_dir), "--holdout", str(HOLDOUT),
-                    "--seed", str(SEED)])  # fmt: skip
+                    "--seed", str(SEED), "--overwrite"])  # fmt: skip
     if code:
         return code
     table = load_outcomes(files)
@@ -91,14 +84,13 @@ def main() -> int:
         console.print(f"[bold]3/3[/] benchmarking {len(policies) - 1 + len(table.models)} policies on the held-out"
                       f" {HOLDOUT:.0%} over HTTP ...")  # fmt: skip
         args = ["bench", "--backend", "replay", "--replay-url", server.url, "--split", "eval", "--holdout",
-                str(HOLDOUT), "--seed", str(SEED), "--concurrency", "16", "--out", str(bench_dir)]  # fmt: skip
+                str(HOLDOUT), "--seed", str(SEED), "--concurrency", "16", "--out", str(bench_dir), "--overwrite"]  # fmt: skip
         args += [a for f in files for a in ("--dataset", str(f))]
         args += [a for p in policies for a in ("--policy", p)]
         code = xrouter(args)
     if code:
         return code
     _goal_line(console, bench_dir)
-    console.print(f"frontier plot: {bench_dir / 'frontier.png'}")
     console.print(f"done in {time.monotonic() - started:.0f} s; the replay server is stopped.")
     return 0
 
@@ -126,10 +118,14 @@ def _goal_line(console, bench_dir: Path) -> None:  # noqa: ANN001 - rich Console
     cheap = learned[learned["cost_per_1k_usd"] <= budget]
     pick = cheap["accuracy"].idxmax() if len(cheap) else learned["accuracy"].idxmax()
     console.rule("goal: the best single model's accuracy at <= 1/5 of its cost")
-    width = max(len(best), len(pick), len("oracle"))
+    from xrouter.eval.plots import short_label
+
+    width = max(len(short_label(best)), len(short_label(pick)), len("oracle"))
     for name in (best, pick, "oracle"):
         row = pooled.loc[name]
-        console.print(f"{name:<{width}}  accuracy {row['accuracy']:.3f}   ${row['cost_per_1k_usd']:.3f} per 1k queries")
+        console.print(
+            f"{short_label(name):<{width}}  accuracy {row['accuracy']:.3f}   ${row['cost_per_1k_usd']:.3f} per 1k queries"
+        )
     row = pooled.loc[pick]
     ratio = pooled.at[best, "cost_per_1k_usd"] / max(row["cost_per_1k_usd"], 1e-12)
     console.print(f"learned router: {row['accuracy'] - pooled.at[best, 'accuracy']:+.3f} accuracy at 1/{ratio:.1f}"

@@ -3,7 +3,7 @@
 # Hardware: NNODES nodes x 8 x 80 GB GPUs with a shared filesystem for data and checkpoints.
 # Expected time (estimate; no GPU run was possible while writing this): step time scales down roughly with the node count (~15-20 min per 512x4 step on 4 nodes).
 # Cluster first (every node needs xrouter[gpu] installed, see REQUIRED_VERL.txt). Start Ray on every node with the
-# offline-env rule (HOME at a folder holding ray_bootstrap_config.yaml = `provider: {type: local}`, usage stats off),
+# Ray offline rule (HOME at a folder holding ray_bootstrap_config.yaml = `provider: {type: local}`, usage stats off),
 # or Ray's head probes cloud-metadata addresses:
 #   every node: export HF_HOME=${HF_HOME:-$HOME/.cache/huggingface} NETRC=${NETRC:-$HOME/.netrc}
 #               export HOME=$(mktemp -d) RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled

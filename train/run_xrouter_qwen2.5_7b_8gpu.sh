@@ -32,7 +32,7 @@ if [ ! -f "${TOOL_CONFIG}" ]; then
         --format verl --out "${TOOL_CONFIG}"
 fi
 
-# ===== Ray without cloud-metadata probes (offline-env rule): Ray's head reads ~/ray_bootstrap_config.yaml, so HOME
+# ===== Ray without cloud-metadata probes (Ray offline rule): Ray's head reads ~/ray_bootstrap_config.yaml, so HOME
 # moves to a folder whose file says `provider: local`; the Hugging Face cache and the wandb login stay where they were =====
 export HF_HOME=${HF_HOME:-$HOME/.cache/huggingface}
 export NETRC=${NETRC:-$HOME/.netrc}

@@ -7,11 +7,11 @@ import functools
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from xrouter.errors import DataError
+from xrouter.errors import DataError, UsageError
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,3 +67,16 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield number, value
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def refuse_existing(paths: Iterable[str | Path], *, overwrite: bool, resumable: bool = False) -> None:
+    """The rule for existing outputs: UsageError naming the first path that exists, unless `overwrite`.
+
+    `resumable` commands (bench, record) also mention `--resume` in the message.
+    """
+    if overwrite:
+        return
+    for path in map(Path, paths):
+        if path.exists():
+            hint = "--overwrite to replace it" + (", or --resume to continue it" if resumable else "")
+            raise UsageError(f"{path} exists; pass {hint}")

@@ -100,12 +100,14 @@ def test_cli_record_from_replay_server_then_replay_gives_the_same_answers(replay
     source = mbpp_table.frame.set_index(["query_id", "model"]).loc[recorded.index]
     assert (recorded["response"] == source["response"]).all()
     assert (recorded["cost_usd"] - source["cost_usd"]).abs().max() < 1e-12
-    assert main([*args, "--out", str(out), "--catalog", str(catalog_file)]) == 0  # resume: nothing new
+    assert main([*args, "--out", str(out), "--catalog", str(catalog_file)]) == 2  # exists: needs --resume
+    assert main([*args, "--out", str(out), "--catalog", str(catalog_file), "--resume"]) == 0  # nothing new
     assert len(load_outcomes(out).frame) == 6
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    assert main(["record", "--queries", str(empty), "--models", "claude-v2", "--out", str(out)]) == 2
-    assert main([*args[:-4], "--limit", "0", "--models", "claude-v2", "--out", str(out)]) == 2
+    fresh = str(tmp_path / "fresh.parquet")
+    assert main(["record", "--queries", str(empty), "--models", "claude-v2", "--out", fresh]) == 2
+    assert main([*args[:-4], "--limit", "0", "--models", "claude-v2", "--out", fresh]) == 2
 
 
 def test_killed_concurrent_ledger_writers_leave_only_whole_lines(tmp_path):

@@ -215,9 +215,9 @@ def test_replay_serve_socket_is_tcp_so_answers_are_not_delayed():
     """The pre-bound socket says TCP, so asyncio turns Nagle off on accepted connections (else ~40 ms per answer)."""
     import socket
 
-    from xrouter.cli.replay import _bind
+    from xrouter.cli.common import bind_socket
 
-    with _bind("127.0.0.1", 0) as sock:
+    with bind_socket("127.0.0.1", 0) as sock:
         assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[1] > 0
         with socket.create_connection(sock.getsockname(), timeout=5):
             accepted, _ = sock.accept()  # listening already: a client connecting right after the banner waits

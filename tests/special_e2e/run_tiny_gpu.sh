@@ -2,19 +2,19 @@
 # GPU smoke test: two DAPO steps of a small router on one GPU with the replay provider (no API keys, $0).
 # Not run in CI (needs a GPU and verl with SGLang: `pip install -e ".[gpu]"`, see REQUIRED_VERL.txt).
 # Hardware: 1 GPU with >= 16 GB. Expected time (estimate): ~10 min including model load.
-# Launch:  RB_CSV=../shared/data/routerbench_slices/winograde_train.csv bash tests/special_e2e/run_tiny_gpu.sh
+# Launch:  RB_CSV=data/routerbench_slices/winograde_train.csv bash tests/special_e2e/run_tiny_gpu.sh
 # Passes when main_ppo finishes both steps and exits 0.
 set -xeuo pipefail
 
 MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-0.5B-Instruct}
-RB_CSV=${RB_CSV:-../shared/data/routerbench_slices/winograde_train.csv}
+RB_CSV=${RB_CSV:-data/routerbench_slices/winograde_train.csv}
 WORK=${WORK:-$(mktemp -d)}
 PORT=${PORT:-8100}
 CONFIG_DIR=$(python3 -c 'import os, xrouter.config as c; print(os.path.dirname(c.__file__))')
 RB_CATALOG=$(python3 -c 'import os, xrouter; print(os.path.join(os.path.dirname(xrouter.__file__), "resources", "routerbench_models.yaml"))')
 export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true TOKENIZERS_PARALLELISM=false
 
-# ===== Ray without cloud-metadata probes (offline-env rule): Ray's head reads ~/ray_bootstrap_config.yaml, so HOME
+# ===== Ray without cloud-metadata probes (Ray offline rule): Ray's head reads ~/ray_bootstrap_config.yaml, so HOME
 # moves to a folder whose file says `provider: local`; the Hugging Face cache and the wandb login stay where they were =====
 export HF_HOME=${HF_HOME:-$HOME/.cache/huggingface}
 export NETRC=${NETRC:-$HOME/.netrc}

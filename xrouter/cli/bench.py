@@ -1,12 +1,13 @@
 """Benchmark routing policies on recorded outcomes or eval sets: accuracy, cost, calls, latency, AIQ, frontier.
 
 Examples:
-  xrouter bench --dataset ../shared/data/routerbench_slices --split eval --policy single:* --policy oracle \\
-      --policy random --policy learned:outputs/router:100 --out outputs/bench
+  xrouter bench --dataset data/routerbench_slices --split eval --policy 'single:*' --policy oracle \\
+      --policy random --policy learned:outputs/router_knn:100 --out outputs/bench
   xrouter bench --dataset data.csv --backend replay --replay-url http://127.0.0.1:8700 --policy cheapest
 
 Outputs in --out: summary.csv (one row per policy x dataset, plus `all` when several datasets), aiq.csv,
-samples.jsonl (one line per policy x query), frontier.png, run.json. `--resume` continues an interrupted run.
+samples.jsonl (one line per policy x query), frontier.png, run.json. An existing run in --out is refused unless --resume
+(continue it) or --overwrite (replace it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from xrouter.cli.common import add_overwrite_argument
 from xrouter.cli.models import add_catalog_argument
 from xrouter.errors import UsageError
 
@@ -51,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="outputs/bench", metavar="DIR", help="output folder (default: outputs/bench)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out: keep its samples and run only what is missing")  # fmt: skip
+    add_overwrite_argument(parser, "outputs in --out")
     parser.add_argument("--timeout-s", type=float, help="per-call timeout for live calls in seconds")
     parser.add_argument("--max-tokens", type=int, help="output-token budget per target call (live)")
     parser.add_argument("--router-api-key", metavar="KEY", help="bearer key for router:<base_url> policies")
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         replay_url=args.replay_url, catalog=args.catalog,
         models=[m.strip() for m in args.models.split(",") if m.strip()] if args.models else [],
         cache_path=args.cache, concurrency=args.concurrency, limit=args.limit, split=args.split,
-        holdout=args.holdout, seed=args.seed, resume=args.resume, timeout_s=args.timeout_s,
+        holdout=args.holdout, seed=args.seed, resume=args.resume, overwrite=args.overwrite, timeout_s=args.timeout_s,
         max_tokens=args.max_tokens, router_api_key=args.router_api_key, aiq_range=_aiq_range(args.aiq_range),
         plot=not args.no_plot,
     )  # fmt: skip

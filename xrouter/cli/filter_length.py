@@ -85,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     total = sum(open_source(p).num_rows for p in inputs)  # DataError naming an unreadable file
     catalog = load_cli_catalog(args)
     tokenizer = _load_tokenizer(args.tokenizer)
-    with Progress(TextColumn("tokenizing"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True)) as bar:
+    console = Console(stderr=True)
+    with Progress(TextColumn("tokenizing"), BarColumn(), MofNCompleteColumn(), console=console,
+                  disable=not console.is_terminal) as bar:  # fmt: skip
         task = bar.add_task("rows", total=total)
         report = filter_lengths(
             inputs,

@@ -5,18 +5,20 @@ argmax_m p_m * K - lambda * cost_m. It is fitted on the `fit` part of a determin
 (`--holdout` fraction held out, by seeded hash of the query id); benchmark it on the other part with
 `xrouter bench --split eval --holdout H --seed S --policy learned:DIR[:lambda]`.
 
-Example:
-  xrouter fit-router --data ../shared/data/routerbench_slices --kind knn --out outputs/router_knn
+Example (the shipped sample; after `xrouter data fetch routerbench-slices` use data/routerbench_slices):
+  xrouter fit-router --data xrouter/resources/llmrouter_sample.csv --kind knn --out outputs/router_knn
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
+from pathlib import Path
 
+from xrouter.cli.common import add_overwrite_argument
 from xrouter.errors import DataError
+from xrouter.io import refuse_existing
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lambda", dest="lam", type=float, default=0.0,
                         help="default cost weight lambda, in quality points per USD (default: 0)")  # fmt: skip
     parser.add_argument("--quality-scale", type=float, default=1.0, help="K in p*K - lambda*cost (default: 1)")
+    add_overwrite_argument(parser, "router in --out")
     parser.add_argument("--embedding-cache", metavar="DIR",
                         help="embedding cache folder (default: $XROUTER_CACHE_DIR or ~/.cache/xrouter)")  # fmt: skip
 
@@ -52,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
     # check the settings before the slow part (loading the sentence model and embedding every query)
     RouterSpec(kind=args.kind, models=[], k=args.k, hidden=args.hidden, quality_scale=args.quality_scale)
+    refuse_existing([Path(args.out) / "router.json", Path(args.out) / "arrays.npz"], overwrite=args.overwrite)
     table = load_outcomes(args.data)
-    if not any("train" in s for s in table.sources):
-        log.warning("none of the --data files is named *train*: make sure no evaluation rows are fitted on")
+    if args.split == "all":
+        log.warning("--split all: every query is fitted on, so none is left for an honest benchmark")
     ids = list(table.queries()["query_id"])
     keep = ids if args.split == "all" else select_split(ids, "fit", holdout=args.holdout, seed=args.seed)
     table, dropped = table.subset(keep).complete()
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     router.spec.holdout = args.holdout if args.split == "fit" else 0.0
     router.spec.sources = list(table.sources)
     router.save(args.out)
-    info = {"out": args.out, "kind": args.kind, "fit_queries": len(texts), "dropped_incomplete": dropped,
-            "models": len(router.models), "split": args.split, "holdout": args.holdout, "seed": args.seed}  # fmt: skip
-    sys.stdout.write(json.dumps(info) + "\n")
+    held = f"{args.holdout:.0%} held out, seed {args.seed}" if args.split == "fit" else "nothing held out"
+    sys.stdout.write(f"fitted a {args.kind} router on {len(texts)} queries ({held}; {dropped} incomplete dropped) "
+                     f"over {len(router.models)} models: {args.out}\n")  # fmt: skip
     return 0

@@ -11,6 +11,7 @@ import argparse
 import math
 import sys
 
+from xrouter.cli.common import add_overwrite_argument
 from xrouter.cli.reward_flags import add_reward_arguments, reward_config
 from xrouter.errors import UsageError
 
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by-dataset", action="store_true",
                         help="one frontier per dataset: rows carry the dataset name, plots go to frontier_<dataset>.png")  # fmt: skip
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG plot(s)")
+    add_overwrite_argument(parser, "frontier files in --out")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from xrouter.data.outcomes import load_outcomes
-    from xrouter.io import atomic_path
+    from xrouter.io import atomic_path, refuse_existing
     from xrouter.reward.frontier import compute_frontier
 
     lambdas = parse_lambdas(args.lambdas)
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
+    refuse_existing(sorted(out.glob("frontier*.csv")) + sorted(out.glob("frontier*.png")), overwrite=args.overwrite)
     frontier = compute_frontier(load_outcomes(args.data), lambdas, base, by_dataset=args.by_dataset)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,12 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from xrouter import __version__
 from xrouter.errors import XRouterError
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("xrouter.cli.data", "download and verify the public data sets (RouterBench, eval sets)"),
     "models": ("xrouter.cli.models", "list the model catalog with prices"),
     "tools": ("xrouter.cli.tools", "write call_<model> tool schemas (OpenAI JSON or verl YAML)"),
     "replay": ("xrouter.cli.replay", "serve recorded model outcomes offline (OpenAI-compatible replay server)"),
@@ -47,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="xrouter",
         description="Cost-aware LLM routing: catalog, replay, serving, reward, preprocessing and benchmarks.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"xrouter {__version__}", help="print the version and exit"
     )
     parser.add_argument(
         "--log-level",

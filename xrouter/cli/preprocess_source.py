@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         TextColumn("{task.completed} rows"),
         TimeElapsedColumn(),
         console=console,
+        disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task(f"{args.name}", total=None)
         written = convert(

@@ -2,12 +2,13 @@
 
 Calls every model in `--models` on every query of `--queries` through the call layer (retries,
 per-model concurrency limit, optional response cache and cost ledger) and appends each successful
-answer to `--out` (.parquet or .jsonl, outcome-table schema with an empty `score`). Rerunning with
-the same `--out` skips (query, model) pairs already recorded, so an interrupted run resumes.
+answer to `--out` (.parquet or .jsonl, outcome-table schema with an empty `score`). An existing `--out`
+is refused unless `--resume` (skip the (query, model) pairs already recorded: an interrupted run goes on)
+or `--overwrite` (start again).
 Queries come from any outcome file `load_outcomes` reads (RouterBench CSV, xrouter parquet/JSONL).
-Exit code 0 when every call succeeded, 1 when some failed (their pairs are retried on the next run).
-Example: `xrouter record --queries mbpp_train.csv --limit 50 --models gpt-5-mini,gpt-4.1-nano
---out outcomes/mbpp_live.parquet --ledger outcomes/ledger.jsonl`.
+Exit code 0 when every call succeeded, 1 when some failed (a run with --resume retries their pairs).
+Example: `xrouter record --queries data/routerbench_slices/mbpp_train.csv --limit 50
+--models gpt-5-mini,gpt-4.1-nano --out outputs/mbpp_live.parquet --ledger outputs/calls.jsonl`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
+from xrouter.cli.common import add_overwrite_argument
 from xrouter.cli.models import add_catalog_argument
 from xrouter.errors import UsageError
+from xrouter.io import refuse_existing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="outcome file(s) whose queries to ask (RouterBench CSV, .parquet, .jsonl; repeatable)",
     )
     parser.add_argument("--models", required=True, help="comma-separated catalog model ids to call")
-    parser.add_argument("--out", required=True, metavar="FILE", help="outcome table to append to (.parquet or .jsonl)")
+    parser.add_argument("--out", required=True, metavar="FILE", help="outcome table to write (.parquet or .jsonl)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an existing --out: ask only the (query, model) pairs it lacks")  # fmt: skip
+    add_overwrite_argument(parser, "--out table (and its journal)")
     parser.add_argument(
         "--dataset", default=None, help="dataset name written into every row (default: the first query's dataset)"
     )
@@ -50,14 +57,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_catalog_argument(parser)
 
 
-async def _record_all(args: argparse.Namespace, queries: Any, model_ids: list[str], recorder: Any) -> dict[str, int]:
+async def _record_all(
+    args: argparse.Namespace, queries: Any, model_ids: list[str], recorder: Any
+) -> tuple[dict[str, int], dict[str, str]]:
     from rich.progress import Progress
 
     from xrouter.engine.prompts import target_messages
 
     counts = {"ok": 0, "failed": 0}
+    errors: dict[str, str] = {}  # first failure per error kind, shown in the summary
     jobs = [(q, m) for q in queries.itertuples(index=False) for m in model_ids]
-    with Progress(transient=True) as progress:
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("recording", total=len(jobs))
 
         async def one(query: Any, model_id: str) -> None:
@@ -70,10 +80,13 @@ async def _record_all(args: argparse.Namespace, queries: Any, model_ids: list[st
                 query_id=str(query.query_id),
             )
             counts["ok" if result.success else "failed"] += 1
+            if not result.success and result.error is not None:
+                counts[f"kind:{result.error.kind}"] = counts.get(f"kind:{result.error.kind}", 0) + 1
+                errors.setdefault(result.error.kind, f"{model_id}: {result.error.message}")
             progress.advance(task)
 
         await asyncio.gather(*(one(q, m) for q, m in jobs))
-    return counts
+    return counts, errors
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--concurrency must be >= 1, got {args.concurrency}")
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit must be >= 1, got {args.limit}")
+    if args.resume and args.overwrite:
+        raise UsageError("--resume keeps the earlier answers and --overwrite drops them: give one of them")
+    outputs = [Path(args.out), Path(args.out + ".journal.jsonl")]
+    if not args.resume:
+        refuse_existing(outputs, overwrite=args.overwrite, resumable=True)
     catalog = load_catalog(args.catalog)
     model_ids = [m.strip() for m in args.models.split(",") if m.strip()]
     model_ids = [catalog.resolve(m).id for m in model_ids]  # unknown ids fail here, before any call
@@ -102,13 +120,18 @@ def run(args: argparse.Namespace) -> int:
         max_concurrency_per_model=args.concurrency,
         api_base=args.api_base,
     )
+    if args.overwrite:
+        for path in outputs:
+            path.unlink(missing_ok=True)
     dataset = args.dataset or (str(queries["dataset"].iloc[0]) if len(queries) else "recorded")
     recorder = Recorder(client, args.out, dataset=dataset)
     try:
-        counts = asyncio.run(_record_all(args, queries, model_ids, recorder))
+        counts, errors = asyncio.run(_record_all(args, queries, model_ids, recorder))
     finally:
         recorder.close()
     sys.stdout.write(
         f"{counts['ok']} answers ok, {counts['failed']} failed; {recorder.recorded} new rows in {args.out}\n"
     )
+    for kind, example in errors.items():  # the reason, without needing --log-level INFO
+        sys.stdout.write(f"  {counts[f'kind:{kind}']} failed ({kind}), e.g. {example}\n")
     return 0 if counts["failed"] == 0 else 1

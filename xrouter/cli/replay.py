@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
+from xrouter.cli.common import add_overwrite_argument, bind_socket
 from xrouter.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="api_base written into every entry, e.g. http://127.0.0.1:8100/v1 (default: none)",
     )
+    add_overwrite_argument(catalog, "--out file")
 
 
 def load_recorded(paths: list[str], flag: str = "--data") -> Any:
@@ -103,7 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.keep_alive <= 0:
         raise UsageError(f"--keep-alive must be > 0 seconds, got {args.keep_alive:g}")
     # Bind before loading the data: a busy port fails at once, and --port 0 can print the real port.
-    sock = _bind(args.host, args.port)
+    sock = bind_socket(args.host, args.port)
     store = _load(args.data)
     port = sock.getsockname()[1]
     sys.stdout.write(
@@ -121,26 +122,11 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to host:port (uvicorn listens on it); UsageError when that is impossible."""
-    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then (else ~40 ms per answer).
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(2048)  # connections made once the banner is out wait in the backlog, not refused
-    except (OSError, OverflowError) as exc:
-        sock.close()
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(f"cannot listen on {host}:{port} ({reason}); choose another --host/--port") from None
-    return sock
-
-
 def _catalog(args: argparse.Namespace) -> int:
-    from xrouter.io import atomic_write_text
+    from xrouter.io import atomic_write_text, refuse_existing
     from xrouter.llm.replay.catalog import catalog_yaml
 
+    refuse_existing([args.out], overwrite=args.overwrite)
     store = _load(args.data)
     atomic_write_text(Path(args.out), catalog_yaml(store.catalog, args.api_base))
     sys.stdout.write(f"wrote {len(store.catalog.models)} replay models to {args.out}\n")

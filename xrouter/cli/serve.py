@@ -3,16 +3,17 @@
 The router is a trained model behind an OpenAI-compatible endpoint (--router-api-base, e.g. vLLM or
 SGLang with a hermes tool parser), a catalog model called through LiteLLM (--policy litellm:gpt-5-nano)
 or another registered policy (--policy KIND:ARG). Targets are live catalog models, or recorded
-outcomes answered in-process with --replay-data (then --models takes the names used in the data).
-See the README ("Serving") for the defined episode outcomes, request fields and metadata.
+outcomes answered in-process with --replay-data (--models: names in the data; default all of them).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import TYPE_CHECKING
 
+from xrouter.cli.common import bind_socket
 from xrouter.cli.models import add_catalog_argument
 from xrouter.errors import UsageError
 
@@ -28,19 +29,6 @@ def _port(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 65535:
         raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)")
     return int(value)
-
-
-def _check_bindable(host: str, port: int) -> None:
-    """Fail with one line before loading anything when the address cannot be served (port taken, bad host)."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        with socket.socket(infos[0][0], socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(infos[0][4])
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,12 +101,13 @@ def _router_flags(router: argparse._ArgumentGroup) -> None:
 
 
 def _episode_flags(episode: argparse._ArgumentGroup) -> None:
-    pool = episode.add_mutually_exclusive_group(required=True)
+    pool = episode.add_mutually_exclusive_group()
     pool.add_argument(
         "--models",
         type=_csv,
         metavar="A,B,C",
-        help="comma-separated target models (catalog ids, or names as in the data with --replay-data)",
+        help="comma-separated target models (catalog ids, or names as in the data with --replay-data; "
+        "default with --replay-data: every model in the data)",
     )
     pool.add_argument("--fixed-set", metavar="N", help="use a named fixed model set of the catalog as targets (e.g. 1)")
     episode.add_argument(
@@ -201,6 +190,12 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     from xrouter.serve.state import ServeSettings
 
     models = args.models
+    if not models and not args.fixed_set:
+        if not args.replay_data:
+            raise UsageError("name the target models: --models A,B,C or --fixed-set N (or give --replay-data)")
+        from xrouter.cli.replay import load_recorded
+
+        models = tuple(load_recorded(args.replay_data, "--replay-data").models)
     if args.fixed_set:
         from xrouter.catalog import load_catalog
 
@@ -241,11 +236,16 @@ def run(args: argparse.Namespace) -> int:
     from xrouter.serve.state import build_components
 
     settings = settings_from_args(args)
-    _check_bindable(args.host, args.port)
+    sock = bind_socket(args.host, args.port)  # a taken port fails here, before anything loads
     try:
         components = build_components(settings)
     except RouterPolicyError as exc:
         raise UsageError(str(exc)) from None
     app = create_app(settings, components)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    sys.stdout.write(
+        f"xrouter serve: router {components.engine.policy.name!r} ({settings.mode} mode) over "
+        f"{len(settings.models)} target models on http://{args.host}:{sock.getsockname()[1]}/v1 (Ctrl-C stops)\n"
+    )
+    sys.stdout.flush()
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
     return 0

@@ -15,9 +15,10 @@ from pathlib import Path
 import yaml
 
 from xrouter.catalog import load_catalog, openai_tools, verl_tool_config
+from xrouter.cli.common import add_overwrite_argument
 from xrouter.cli.models import add_catalog_argument
 from xrouter.errors import UsageError
-from xrouter.io import atomic_write_text
+from xrouter.io import atomic_write_text, refuse_existing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--simple", action="store_true", help="simple mode: no select_response tool")
     parser.add_argument("--out", type=Path, help="write to this file (atomically) instead of stdout")
+    add_overwrite_argument(parser, "--out file")
     add_catalog_argument(parser)
 
 
@@ -49,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = yaml.safe_dump(verl_tool_config(catalog, ids, simple=args.simple), sort_keys=False, width=120)
     if args.out:
+        refuse_existing([args.out], overwrite=args.overwrite)
         atomic_write_text(args.out, text)
     else:
         sys.stdout.write(text)

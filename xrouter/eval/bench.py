@@ -1,6 +1,6 @@
 """The benchmark harness: run policies over datasets through a model backend, log samples, summarise, plot.
 
-    config = BenchConfig(datasets=["../shared/data/routerbench_slices"], policies=["single:*", "oracle"],
+    config = BenchConfig(datasets=["data/routerbench_slices"], policies=["single:*", "oracle"],
                          backend="replay", out_dir="outputs/bench", split="eval")
     result = run_bench(config)          # summary.csv, aiq.csv, samples.jsonl, frontier.png in out_dir
 
@@ -38,7 +38,7 @@ from xrouter.eval.policies import (
 )  # fmt: skip
 from xrouter.eval.samples import SampleLog, sample_key
 from xrouter.eval.summary import failures, summarize
-from xrouter.io import atomic_path, atomic_write_text
+from xrouter.io import atomic_path, atomic_write_text, refuse_existing
 from xrouter.llm.types import ModelCaller
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class BenchConfig:
     holdout: float = 0.3
     seed: int = 0
     resume: bool = False
+    overwrite: bool = False
     timeout_s: float | None = None
     max_tokens: int | None = None
     router_api_key: str | None = None
@@ -78,6 +79,8 @@ class BenchConfig:
             raise UsageError(f"--backend must be one of {', '.join(BACKENDS)} (got {self.backend!r})")
         if self.concurrency < 1:
             raise UsageError(f"--concurrency must be >= 1 (got {self.concurrency})")
+        if self.resume and self.overwrite:
+            raise UsageError("--resume keeps the earlier run and --overwrite replaces it: give one of them")
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be >= 1 (got {self.limit})")
         if self.backend == "cache" and not self.cache_path:
@@ -185,6 +188,7 @@ def build_context(config: BenchConfig, data: list[BenchData], caller: ModelCalle
 
 
 RUN_FIELDS = ("datasets", "split", "holdout", "seed", "limit")
+OUTPUT_FILES = ("samples.jsonl", "summary.csv", "aiq.csv", "run.json", "frontier.png")
 
 
 def _check_run_file(out: Path, config: BenchConfig) -> dict[str, Any]:
@@ -196,8 +200,8 @@ def _check_run_file(out: Path, config: BenchConfig) -> dict[str, Any]:
         changed = [k for k in fields if before.get(k) != fields[k]]
         if changed:
             raise UsageError(f"--resume: {', '.join(changed)} differ from the run in {out}; use a new --out")
-    elif not config.resume and (out / "samples.jsonl").exists():
-        raise UsageError(f"{out}/samples.jsonl exists: pass --resume to continue that run, or choose another --out")
+    elif not config.resume:
+        refuse_existing([out / name for name in OUTPUT_FILES], overwrite=config.overwrite, resumable=True)
     return fields
 
 
@@ -229,6 +233,9 @@ def run_bench(
         policy.prepare(items, ctx)
     # everything is validated: only now touch --out, so a bad flag or file leaves no partial output behind
     out.mkdir(parents=True, exist_ok=True)
+    if config.overwrite:
+        for name in OUTPUT_FILES:
+            (out / name).unlink(missing_ok=True)
     atomic_write_text(out / "run.json", json.dumps(run_fields, indent=1) + "\n")
     log_file.repair()
     done = log_file.done_keys() if config.resume else set()
@@ -253,7 +260,7 @@ async def _run_all(
     sem = asyncio.Semaphore(concurrency)
     ran = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         for policy in policies:
             todo = [i for i in items if (policy.name, i.dataset, i.query_id) not in done]
             task = progress.add_task(policy.name, total=len(items), completed=len(items) - len(todo))

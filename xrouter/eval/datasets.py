@@ -1,4 +1,4 @@
-"""Benchmark inputs: recorded outcome tables, eval sets (`../shared/data/evalsets` layout), preprocessed parquet.
+"""Benchmark inputs: recorded outcome tables, eval sets (`data/evalsets` layout), preprocessed parquet.
 
 Every input becomes a list of `BenchItem`s (one per query: dataset, id, the user's messages and how to score
 an answer). Outcome tables (RouterBench CSV, xrouter outcome parquet/JSONL) also keep their `OutcomeTable`, so

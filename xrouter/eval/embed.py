@@ -95,13 +95,36 @@ class Embedder:
             todo = {k: t for k, t in zip(keys, prepared, strict=True) if k not in found}
             if todo:
                 log.info("embedding %d new texts (%d cached)", len(todo), len(found))
-                vectors = self._load().encode(
-                    list(todo.values()), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-                )
-                rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(todo, vectors, strict=True)]
-                with con:
-                    con.executemany("INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)", rows)
-                found.update({k: np.asarray(v, dtype=np.float32) for k, v in zip(todo, vectors, strict=True)})
+                found.update(self._encode_new(con, todo))
         finally:
             con.close()
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+
+    def _encode_new(self, con: sqlite3.Connection, todo: dict[str, str]) -> dict[str, np.ndarray]:
+        """Embed the uncached texts chunk by chunk with a progress bar; each chunk is cached as it finishes."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        model = self._load()
+        items = list(todo.items())
+        step = max(self.batch_size, 1)
+        vectors: dict[str, np.ndarray] = {}
+        columns = (TextColumn("embedding queries"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        console = Console(stderr=True)
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+            task = progress.add_task("embed", total=len(items))
+            for start in range(0, len(items), step):
+                chunk = items[start : start + step]
+                encoded = model.encode(
+                    [t for _, t in chunk],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
+                rows = {k: np.asarray(v, dtype=np.float32) for (k, _), v in zip(chunk, encoded, strict=True)}
+                with con:
+                    con.executemany("INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)",
+                                    [(k, v.tobytes()) for k, v in rows.items()])  # fmt: skip
+                vectors.update(rows)
+                progress.advance(task, len(chunk))
+        return vectors

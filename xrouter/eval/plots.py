@@ -20,8 +20,8 @@ from xrouter.io import atomic_path
 _FAMILY_COLORS = {"single": "tab:blue", "learned": "tab:orange", "router": "tab:green", "oracle": "tab:red"}
 
 
-def _short(label: str) -> str:
-    """Compact point label: `learned:/a/b/knn:30` -> `learned:knn λ=30`."""
+def short_label(label: str) -> str:
+    """Compact policy label for plots and tables: `learned:/a/b/knn:30` -> `learned:knn λ=30`."""
     if label.startswith("learned:"):
         from xrouter.eval.learned import parse_learned_policy
 
@@ -77,8 +77,9 @@ def plot_frontier(
             is_oracle = "oracle" in labels
             ax.scatter([x], [y], color=_color("oracle" if is_oracle else first), s=90 if is_oracle else 30,
                        marker="*" if is_oracle else "o", zorder=3)  # fmt: skip
-            ax.annotate(" = ".join(_short(lab) for lab in labels), (x, y), fontsize=7, xytext=(4, 3),
-                        textcoords="offset points", color="0.15")  # fmt: skip
+            # below-right of the point: the upper hull never runs below a point, so it cannot cross the label
+            ax.annotate(" = ".join(short_label(lab) for lab in labels), (x, y), fontsize=7, xytext=(5, -4),
+                        textcoords="offset points", color="0.15", va="top")  # fmt: skip
         achievable = data[~data["_label"].isin(set(hindsight))]
         if hull and len(achievable) > 1:
             vertices = upper_hull(achievable["_x"].tolist(), achievable[quality_col].tolist())
@@ -88,6 +89,7 @@ def plot_frontier(
             )
             ax.legend(loc="best", fontsize=8)
         ax.set_xscale("log")
+        _dollar_ticks(ax, float(data["_x"].min()), float(data["_x"].max()))
         ax.set_xlabel("cost per 1k queries (USD, log scale)")
         ax.set_ylabel("accuracy")
         ax.grid(True, which="both", alpha=0.3)
@@ -108,3 +110,28 @@ def _curve(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return vertices[:, 0], vertices[:, 1]
     xs = np.concatenate([np.geomspace(a, b, 32) for a, b in zip(vertices[:-1, 0], vertices[1:, 0], strict=True)])
     return xs, np.interp(xs, vertices[:, 0], vertices[:, 1])
+
+
+def cost_ticks(lo: float, hi: float) -> list[float]:
+    """Tick positions for a log cost axis over [lo, hi]: 1-2-5 steps, or every integer step if that gives < 3."""
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    ticks: list[float] = []
+    for steps in ((1, 2, 5), tuple(range(1, 10))):
+        ticks = [float(f"{m * 10.0**e:.12g}") for e in decades for m in steps if lo <= m * 10.0**e <= hi]
+        if len(ticks) >= 3:
+            break
+    return ticks
+
+
+def _dollar_ticks(ax, lo: float, hi: float) -> None:  # noqa: ANN001 - a matplotlib Axes
+    """Major ticks from `cost_ticks`, labelled in dollars; no minor labels."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    ax.xaxis.set_major_locator(FixedLocator(cost_ticks(lo / 1.15, hi * 1.15)))  # 1.15: the axis margin
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: dollars(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def dollars(value: float) -> str:
+    """`$0.05`, `$2`, `$0.0002`: plain decimals, never powers of ten."""
+    return "$" + (f"{value:.10f}".rstrip("0").rstrip(".") if value < 1 else f"{value:g}")

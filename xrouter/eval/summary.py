@@ -147,6 +147,8 @@ def render_table(summary: pd.DataFrame, console: Any, *, title: str = "xrouter b
     """Print the summary as a rich table (only the pooled `all` rows when there are several datasets)."""
     from rich.table import Table
 
+    from xrouter.eval.plots import short_label
+
     shown = summary[summary["dataset"] == ALL] if (summary["dataset"] == ALL).any() else summary
     if len(shown) < len(summary):
         title += " - all datasets pooled; per-dataset rows in summary.csv"
@@ -160,7 +162,7 @@ def render_table(summary: pd.DataFrame, console: Any, *, title: str = "xrouter b
     for row in shown.itertuples(index=False):
         share = json.loads(row.model_share)
         top = next(iter(share.items()), ("-", 0.0))
-        cells = [row.policy] + ([row.dataset] if shown["dataset"].nunique() > 1 else [])
+        cells = [short_label(row.policy)] + ([row.dataset] if shown["dataset"].nunique() > 1 else [])
         cells += [
             str(row.n), f"{row.accuracy:.3f}", f"{row.cost_per_1k_usd:.3f}", f"{row.cost_per_correct_usd:.5f}",
             f"{row.calls_per_query:.2f}", f"{1000 * row.latency_median_s:.1f}", f"{1000 * row.latency_p95_s:.1f}",

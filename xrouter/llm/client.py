@@ -100,7 +100,7 @@ class LLMClient:
         if key is None and spec.api_key_env:
             key = os.environ.get(spec.api_key_env)
         if key is None and base is not None:
-            key = "unused"  # OpenAI-compatible local servers need some key string (offline-env.md §2.1)
+            key = "unused"  # OpenAI-compatible local servers need some key string
         out: dict[str, Any] = {}
         if base is not None:
             out["api_base"] = base

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from xrouter.llm.types import CallError, ErrorKind
@@ -50,6 +51,13 @@ _NAME_KINDS: dict[str, ErrorKind] = {
     "APIResponseValidationError": "bad_response",
 }
 _MAX_MESSAGE = 300
+# Client libraries refuse to send a request without a key and raise a generic error (LiteLLM then wraps
+# it with a synthetic 500); these phrases say so. Retrying cannot help: the key must be set first.
+_MISSING_CREDENTIALS = re.compile(
+    r"missing credentials|api_key client option must be set|missing \w*\s?api[ _]?key|no api[ _]?key"
+    r"|api[ _]?key (?:is )?(?:missing|required|not (?:set|found|provided))",
+    re.IGNORECASE,
+)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -93,6 +101,9 @@ def classify_exception(exc: BaseException) -> CallError:
         return CallError("timeout", message or "timed out", status)
     if _looks_malformed(chain):
         return CallError("bad_response", f"malformed provider response: {message}", status)
+    if any(_MISSING_CREDENTIALS.search(str(item)) for item in chain):
+        text = message if message.lower().startswith("missing") else f"missing credentials: {message}"
+        return CallError("auth", text, None)
     # A transport-level cause (reset, refused, truncated body, read timeout) beats the wrapper's
     # status: LiteLLM wraps them in exceptions that carry a synthetic 500.
     for item in chain[1:]:

@@ -1,6 +1,6 @@
 """Offline replay provider: answer target-model calls from recorded per-query x per-model outcomes.
 
-    table = load_outcomes(["../shared/data/routerbench_slices"])
+    table = load_outcomes(["data/routerbench_slices"])
     store = ReplayStore(table)                      # indexes answers by query id and query text
     caller = ReplayCaller(store)                    # in-process ModelCaller, no HTTP
     app = create_replay_app(store)                  # OpenAI-compatible server (xrouter replay serve)
