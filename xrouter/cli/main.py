@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "filter-length": ("xrouter.cli.filter_length", "drop training rows whose prompt plus tool schemas is too long"),
     "frontier": ("xrouter.cli.frontier", "reward frontier: what each λ makes a perfect router do on recorded outcomes"),
     "sft-data": ("xrouter.cli.sft_data", "write supervised warm-start routing traces from training rows"),
+    "init-policy": ("xrouter.cli.init_policy", "create a policy folder to train: SmolLM2-135M from PyPI or a small router"),
     "train": ("xrouter.cli.train", "train the router with verl: supervised warm start or DAPO, CPU or GPU"),
     "fit-router": ("xrouter.cli.fit_router", "fit a kNN/MLP baseline router on recorded outcomes"),
     "bench": ("xrouter.cli.bench", "benchmark routing policies: accuracy, cost, AIQ, frontier plot"),

@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from xrouter.cli.common import add_overwrite_argument
 from xrouter.cli.models import add_catalog_argument
 from xrouter.cli.reward_flags import add_reward_arguments, reward_config
 from xrouter.errors import DataError, UsageError
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--holdout", type=float, default=0.3, help="held-out fraction left out (default: 0.3)")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the held-out split (default: 0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the uniform choice (default: 0)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    add_overwrite_argument(parser, "--out file")
     add_reward_arguments(parser)
     add_catalog_argument(parser)
 
@@ -132,11 +133,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from xrouter.io import atomic_path
+    from xrouter.io import atomic_path, refuse_existing
     from xrouter.train.sft import DEFAULT_CALL_PROMPT, TraceConfig, build_traces
 
-    if args.out.exists() and not args.overwrite:
-        raise UsageError(f"--out {args.out} exists; pass --overwrite to replace it")
+    refuse_existing([args.out], overwrite=args.overwrite)
     config = TraceConfig(
         target=args.target, reward=reward_config(args), think=not args.no_think,
         call_prompt=args.call_prompt or DEFAULT_CALL_PROMPT, seed=args.seed, holdout=args.holdout,

@@ -22,6 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from xrouter.cli.common import add_overwrite_argument
 from xrouter.errors import UsageError
 
 
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", type=int, default=1, help="GPUs on this node (gpu preset; default 1)")
     parser.add_argument("--dry-run", action="store_true", help="print the command and the composed config, run nothing")
     parser.add_argument("--no-merge", action="store_true", help="keep verl's checkpoint only, do not merge it")
-    parser.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out folder")
+    add_overwrite_argument(parser, "checkpoints, logs and model in --out")
     parser.add_argument("overrides", nargs=argparse.REMAINDER, metavar="-- KEY=VALUE",
                         help="Hydra overrides passed to verl after the ones above")  # fmt: skip
 
@@ -83,6 +84,7 @@ def _plan(args: argparse.Namespace, tools: Path | None):  # type: ignore[no-unty
 
 
 def _check(args: argparse.Namespace) -> None:
+    from xrouter.io import refuse_existing
     from xrouter.train.models import is_model_folder
 
     if not is_model_folder(args.model):
@@ -93,8 +95,9 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("--stage rl needs --tools FILE or --replay OUTCOMES")
     if args.tools and not args.tools.is_file():
         raise UsageError(f"--tools {args.tools}: no such file")
-    if args.out.exists() and any(args.out.iterdir()) and not (args.overwrite or args.dry_run):
-        raise UsageError(f"--out {args.out} is not empty; pass --overwrite to reuse it")
+    if not args.dry_run:
+        outputs = ("checkpoints", "model", "train.log", "metrics.jsonl")
+        refuse_existing([args.out / name for name in outputs], overwrite=args.overwrite)
 
 
 def run(args: argparse.Namespace) -> int:

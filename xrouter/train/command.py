@@ -119,7 +119,10 @@ def overrides(plan: TrainPlan) -> list[str]:
         if not plan.val_files:
             out.append("trainer.test_freq=-1")
         if plan.batch_size:
-            out += [f"data.train_batch_size={plan.batch_size}", f"actor_rollout_ref.actor.ppo_mini_batch_size={plan.batch_size}"]
+            out += [
+                f"data.train_batch_size={plan.batch_size}",
+                f"actor_rollout_ref.actor.ppo_mini_batch_size={plan.batch_size}",
+            ]
         if plan.rollouts:
             out.append(f"actor_rollout_ref.rollout.n={plan.rollouts}")
         if plan.lr is not None:

@@ -46,7 +46,9 @@ def row_pools(files: Sequence[Path]) -> tuple[list[str], bool]:
     return list(models), agent
 
 
-def replay_tools(outcomes: Sequence[str], out: Path, tools: Path | None, train_files: Sequence[Path]) -> tuple[Any, Path]:
+def replay_tools(
+    outcomes: Sequence[str], out: Path, tools: Path | None, train_files: Sequence[Path]
+) -> tuple[Any, Path]:
     """Start the replay provider; write `out/tools.yaml` pointed at it. Returns (server, tool YAML path)."""
     from xrouter.catalog import load_catalog, verl_tool_config
     from xrouter.cli.replay import load_recorded
