@@ -5,8 +5,12 @@
 # Cluster first (every node needs xrouter[gpu] installed, see REQUIRED_VERL.txt). Start Ray on every node with the
 # Ray offline rule (HOME at a folder holding ray_bootstrap_config.yaml = `provider: {type: local}`, usage stats off),
 # or Ray's head probes cloud-metadata addresses:
+# A multi-node cluster must listen on the nodes' own interfaces (a loopback namespace cannot span machines), so
+# Ray's token authentication is on: only processes holding the cluster's token can join it or run code on it.
+# Write one token on the shared filesystem first:
+#   python3 -c 'import secrets; print(secrets.token_hex(32))' > /shared/ray_auth_token && chmod 600 /shared/ray_auth_token
 #   every node: export HF_HOME=${HF_HOME:-$HOME/.cache/huggingface} NETRC=${NETRC:-$HOME/.netrc}
-#               export HOME=$(mktemp -d) RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
+#               export HOME=$(mktemp -d) RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=/shared/ray_auth_token
 #               printf 'provider:\n  type: local\n' > "$HOME/ray_bootstrap_config.yaml"
 #   head:    ray start --head --port=6379 --dashboard-host=127.0.0.1
 #   workers: ray start --address=<head-ip>:6379
@@ -31,7 +35,8 @@ TOOL_BACKEND=${XROUTER_TOOL_BACKEND:-live}
 TOOL_API_BASE=${XROUTER_TOOL_API_BASE:-}
 TOOL_CATALOG=${XROUTER_CATALOG:-}
 TOOL_CACHE=${XROUTER_CACHE_PATH:-}
-export RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
+# the job client authenticates with the cluster's token (see the header)
+export RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=${RAY_AUTH_TOKEN_PATH:-/shared/ray_auth_token}
 RUNTIME_ENV=$(printf '{"env_vars": {"XROUTER_TOOL_BACKEND": "%s", "XROUTER_TOOL_API_BASE": "%s", "XROUTER_CATALOG": "%s", "XROUTER_CACHE_PATH": "%s", "TOKENIZERS_PARALLELISM": "false", "RAY_USAGE_STATS_ENABLED": "0"}}' \
     "${TOOL_BACKEND}" "${TOOL_API_BASE}" "${TOOL_CATALOG}" "${TOOL_CACHE}")
 if [ ! -f "${TOOL_CONFIG}" ]; then
@@ -52,7 +57,7 @@ max_response_length=8192
 ray job submit --address="${RAY_ADDRESS}" --runtime-env-json="${RUNTIME_ENV}" --no-wait -- \
     python3 -m verl.trainer.main_ppo \
     --config-dir "${CONFIG_DIR}" \
-    --config-name router_dapo \
+    --config-name router_dapo_gpu \
     data.train_files="${TRAIN_FILES}" \
     data.val_files="${VAL_FILES}" \
     data.train_batch_size=${train_prompt_bsz} \
@@ -61,7 +66,6 @@ ray job submit --address="${RAY_ADDRESS}" --runtime-env-json="${RUNTIME_ENV}" --
     xrouter.cost_lambda=${cost_lambda} \
     actor_rollout_ref.model.path="${MODEL_PATH}" \
     actor_rollout_ref.model.enable_gradient_checkpointing=True \
-    actor_rollout_ref.model.use_remove_padding=True \
     actor_rollout_ref.actor.ppo_mini_batch_size=${ppo_mini_bsz} \
     actor_rollout_ref.actor.ppo_max_token_len_per_gpu=$((max_prompt_length + max_response_length)) \
     actor_rollout_ref.actor.fsdp_config.param_offload=True \

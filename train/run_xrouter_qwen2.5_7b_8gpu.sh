@@ -32,13 +32,22 @@ if [ ! -f "${TOOL_CONFIG}" ]; then
         --format verl --out "${TOOL_CONFIG}"
 fi
 
+# ===== network: Ray listens on every interface of the machine it runs on. Replayed targets need no network, so the
+# whole run moves into a private loopback-only network namespace (`xrouter loopback`; XROUTER_RAY_NETNS=0 opts out);
+# live or cached targets need the provider APIs, so Ray stays on the node's interfaces with token authentication on =====
+if [ "${XROUTER_TOOL_BACKEND}" = replay ] && [ -z "${XROUTER_IN_LOOPBACK:-}" ]; then
+    exec env XROUTER_IN_LOOPBACK=1 xrouter loopback -- bash "$0" "$@"
+fi
+
 # ===== Ray without cloud-metadata probes (Ray offline rule): Ray's head reads ~/ray_bootstrap_config.yaml, so HOME
 # moves to a folder whose file says `provider: local`; the Hugging Face cache and the wandb login stay where they were =====
 export HF_HOME=${HF_HOME:-$HOME/.cache/huggingface}
 export NETRC=${NETRC:-$HOME/.netrc}
 RAY_HOME_DIR=${RAY_HOME_DIR:-$(mktemp -d)}
 printf 'provider:\n  type: local\n' > "${RAY_HOME_DIR}/ray_bootstrap_config.yaml"
-export HOME=${RAY_HOME_DIR} RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled
+export HOME=${RAY_HOME_DIR} RAY_USAGE_STATS_ENABLED=0
+# inside the namespace nobody else can reach Ray; on the node's interfaces only token holders may
+if [ -n "${XROUTER_IN_LOOPBACK:-}" ]; then export RAY_AUTH_MODE=disabled; else export RAY_AUTH_MODE=token; fi
 
 # ===== reward (one xrouter block; reaches training and validation rewards) =====
 cost_lambda=${COST_LAMBDA:-3.0}
@@ -58,7 +67,7 @@ actor_max_tokens=$((max_prompt_length + max_response_length))
 
 python3 -m verl.trainer.main_ppo \
     --config-dir "${CONFIG_DIR}" \
-    --config-name router_dapo \
+    --config-name router_dapo_gpu \
     data.train_files="${TRAIN_FILES}" \
     data.val_files="${VAL_FILES}" \
     data.train_batch_size=${train_prompt_bsz} \
@@ -70,7 +79,6 @@ python3 -m verl.trainer.main_ppo \
     xrouter.max_turns=3 \
     actor_rollout_ref.model.path="${MODEL_PATH}" \
     actor_rollout_ref.model.enable_gradient_checkpointing=True \
-    actor_rollout_ref.model.use_remove_padding=True \
     actor_rollout_ref.actor.ppo_mini_batch_size=${ppo_mini_bsz} \
     actor_rollout_ref.actor.ppo_max_token_len_per_gpu=${actor_max_tokens} \
     actor_rollout_ref.actor.fsdp_config.param_offload=True \

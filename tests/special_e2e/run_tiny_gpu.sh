@@ -6,6 +6,12 @@
 # Passes when main_ppo finishes both steps and exits 0.
 set -xeuo pipefail
 
+# Everything here is replayed, so the whole run (replay server and Ray) lives in a private loopback-only network
+# namespace: Ray would otherwise listen on every interface of the machine (XROUTER_RAY_NETNS=0 opts out).
+if [ -z "${XROUTER_IN_LOOPBACK:-}" ]; then
+    exec env XROUTER_IN_LOOPBACK=1 xrouter loopback -- bash "$0" "$@"
+fi
+
 MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-0.5B-Instruct}
 RB_CSV=${RB_CSV:-data/routerbench_slices/winograde_train.csv}
 WORK=${WORK:-$(mktemp -d)}
@@ -42,7 +48,7 @@ sleep 5
 
 python3 -m verl.trainer.main_ppo \
     --config-dir "${CONFIG_DIR}" \
-    --config-name router_dapo \
+    --config-name router_dapo_gpu \
     data.train_files="${ROWS}" \
     data.val_files="${ROWS}" \
     data.train_batch_size=4 \
@@ -50,6 +56,7 @@ python3 -m verl.trainer.main_ppo \
     data.max_response_length=1024 \
     actor_rollout_ref.model.path="${MODEL_PATH}" \
     actor_rollout_ref.actor.ppo_mini_batch_size=4 \
+    actor_rollout_ref.actor.optim.lr_warmup_steps=0 \
     actor_rollout_ref.actor.ppo_max_token_len_per_gpu=9216 \
     actor_rollout_ref.rollout.name=sglang \
     actor_rollout_ref.rollout.n=2 \

@@ -113,8 +113,9 @@ def _episode_flags(episode: argparse._ArgumentGroup) -> None:
     episode.add_argument(
         "--mode",
         choices=["agent", "simple"],
-        default="agent",
-        help="agent: call several models then select or summarise; simple: answer or delegate to one model",
+        default=None,
+        help="agent: call several models then select or summarise; simple: answer or delegate to one model "
+        "(default: the mode an hf:PATH checkpoint was trained in, from its xrouter.json; else agent)",
     )
     episode.add_argument(
         "--max-turns", type=int, default=3, metavar="N", help="router generations per request (default 3)"
@@ -185,6 +186,15 @@ def _server_flags(server: argparse._ArgumentGroup) -> None:
     )
 
 
+def trained_mode(policy: str | None) -> str | None:
+    """The mode an `hf:PATH` checkpoint was trained in (its router card), else None."""
+    if not policy or not policy.startswith("hf:"):
+        return None
+    from xrouter.train.models import read_router_card
+
+    return read_router_card(policy[3:]).get("mode")
+
+
 def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     """ServeSettings from parsed flags (the API key falls back to $XROUTER_API_KEY, read once here)."""
     from xrouter.serve.state import ServeSettings
@@ -211,7 +221,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         router_temperature=args.router_temperature,
         router_max_tokens=args.router_max_tokens,
         router_timeout_s=args.router_timeout_s,
-        mode=args.mode,
+        mode=args.mode or trained_mode(args.policy) or "agent",
         max_turns=args.max_turns,
         max_calls_per_turn=args.max_calls_per_turn,
         max_total_calls=args.max_total_calls,

@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--holdout", type=float, default=0.3, help="held-out fraction left out (default: 0.3)")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the held-out split (default: 0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the uniform choice (default: 0)")
+    parser.add_argument("--per-row", type=int, default=1, help="traces per row (uniform: independent draws; default 1)")
     add_overwrite_argument(parser, "--out file")
     add_reward_arguments(parser)
     add_catalog_argument(parser)
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     config = TraceConfig(
         target=args.target, reward=reward_config(args), think=not args.no_think,
         call_prompt=args.call_prompt or DEFAULT_CALL_PROMPT, seed=args.seed, holdout=args.holdout,
-        split_seed=args.split_seed,
+        split_seed=args.split_seed, per_row=args.per_row,
     )  # fmt: skip
     traces = build_traces(_rows(_parquets(args.rows)), _tools_for(args), config, _answers(args.outcomes))
     if not traces:

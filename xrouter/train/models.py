@@ -131,6 +131,17 @@ def build_policy_model(
     return folder
 
 
+CARD_NAME = "xrouter.json"  # written by `xrouter train` beside a merged checkpoint
+
+
+def read_router_card(folder: str | Path) -> dict:
+    """How a checkpoint was trained (mode, tools, λ), from the card `xrouter train` writes ({} if none)."""
+    import json
+
+    path = Path(folder) / CARD_NAME
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def is_model_folder(folder: Path) -> bool:
     """True when `folder` holds a config, weights and a tokenizer."""
     has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))

@@ -20,6 +20,7 @@ import yaml
 from xrouter.errors import DataError, XRouterError
 from xrouter.io import atomic_write_text
 from xrouter.train.command import TrainPlan, latest_checkpoint, merge_argv
+from xrouter.train.models import CARD_NAME
 
 logger = logging.getLogger(__name__)
 STALL_MARK = "training stalled:"
@@ -99,8 +100,26 @@ def failure_reason(log_path: Path) -> str:
     return errors[-1][:500] if errors else f"see {log_path}"
 
 
+def router_card(plan: TrainPlan) -> dict[str, Any]:
+    """What serving must know to prompt the checkpoint as it was trained: the mode, the tools, λ."""
+    import json
+
+    import pandas as pd
+
+    if plan.stage == "rl":
+        _, agent = row_pools(plan.train_files)
+        spec = yaml.safe_load(plan.tools.read_text(encoding="utf-8")) if plan.tools else {}
+        tools = [e["tool_schema"]["function"]["name"] for e in spec.get("tools", []) if "tool_schema" in e]
+    else:
+        frame = pd.read_parquet(plan.train_files[0], columns=["tools"])
+        tools = [t["function"]["name"] for t in json.loads(frame["tools"].iloc[0])]
+        agent = "select_response" in tools
+    return {"mode": "agent" if agent else "simple", "tools": tools, "stage": plan.stage,
+            "cost_lambda": plan.cost_lambda, "base_model": str(plan.model)}  # fmt: skip
+
+
 def merge_last_checkpoint(plan: TrainPlan, env: Mapping[str, str]) -> Path:
-    """Merge verl's newest checkpoint of `plan` into `plan.merged` (a Hugging Face folder)."""
+    """Merge verl's newest checkpoint of `plan` into `plan.merged` (a Hugging Face folder with the router card)."""
     checkpoint = latest_checkpoint(plan.checkpoints)
     if checkpoint is None:
         raise TrainingFailed(f"no checkpoint under {plan.checkpoints}: nothing to merge")
@@ -108,4 +127,7 @@ def merge_last_checkpoint(plan: TrainPlan, env: Mapping[str, str]) -> Path:
     code = run_verl(merge_argv(checkpoint, plan.merged), env, log, quiet=True)
     if code != 0:
         raise TrainingFailed(f"merging {checkpoint} failed: {failure_reason(log)}")
+    import json
+
+    atomic_write_text(plan.merged / CARD_NAME, json.dumps(router_card(plan), indent=2) + "\n")
     return plan.merged

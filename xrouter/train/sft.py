@@ -53,6 +53,7 @@ class TraceConfig:
         call_prompt: the optimized_system_prompt the trace writes for the target model.
         seed: seed of the uniform choice.
         holdout / split_seed: the held-out split left out (as in `xrouter bench --split eval`).
+        per_row: traces written per row (with `uniform`, several draws of the same prompt).
     """
 
     target: TargetPolicy = "uniform"
@@ -62,10 +63,13 @@ class TraceConfig:
     seed: int = 0
     holdout: float = 0.3
     split_seed: int = 0
+    per_row: int = 1
 
     def __post_init__(self) -> None:
         if self.target not in TARGET_POLICIES:
             raise UsageError(f"target {self.target!r} is unknown; choose one of {', '.join(TARGET_POLICIES)}")
+        if self.per_row < 1:
+            raise UsageError(f"traces per row must be at least 1 (got {self.per_row})")
 
 
 def _plain(value: Any) -> Any:
@@ -187,7 +191,7 @@ def build_traces(
     table = task_table(kept, config.reward) if config.target != "uniform" else {}
     rng = random.Random(config.seed)
     traces = []
-    for row in kept:
+    for row in (r for r in kept for _ in range(config.per_row)):
         qid = str(row["extra_info"]["query_id"])
         target = pick_target(row, config, table, rng)
         tools = tools_for(row)

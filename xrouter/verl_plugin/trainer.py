@@ -96,6 +96,17 @@ class XRouterTrainerSync(PPOTrainerSync):
         logger.info("xrouter: %d tools checked (every pooled model has a price)", len(tools))
         super().__init__(config)
 
+    # verl branches on the mode's name in several places (replay buffer, TransferQueue submission and
+    # checkpoints): under its registered name this trainer would get the async code paths, so it reports
+    # the mode it is, "sync", whatever name selected it.
+    @property
+    def trainer_mode(self) -> str:
+        return "sync"
+
+    @trainer_mode.setter
+    def trainer_mode(self, value: str) -> None:
+        """verl sets the configured name; the mode stays "sync"."""
+
     def _build_replay_buffer(self) -> Any:
         """verl's replay buffer; the sync one gains the stall guard (same object, guarded subclass)."""
         buffer = super()._build_replay_buffer()
