@@ -199,3 +199,18 @@ async def test_turn_of_only_malformed_calls_does_not_end_the_episode(tiny_model,
     ef = out.extra_fields
     assert ef["xrouter_num_turns"] == 2 and ef["xrouter_refused_calls"] == 1 and ef["xrouter_calls"] == []
     assert ef["xrouter_finish"] == "direct_answer" and ef["xrouter_answer"] == "The answer is 5"
+
+
+async def test_serving_renders_the_training_prompt_token_for_token(tiny_model, tool_config):
+    """The `hf:` router policy builds exactly the prompt ids the training agent loop built for the same row."""
+    import yaml
+
+    from xrouter.catalog import load_catalog, openai_tools
+    from xrouter.engine.hf_policy import HFRouterPolicy
+    from xrouter.engine.policy import PolicySettings
+
+    _, out = await run_episode(tiny_model, tool_config, ["I answer myself."], mode="agent")
+    catalog_file = yaml.safe_load(tool_config.read_text())["tools"][0]["config"]["catalog"]
+    tools = openai_tools(load_catalog(catalog_file, use_env=False), list(POOL))
+    policy = HFRouterPolicy(str(tiny_model), PolicySettings())
+    assert policy.prompt_ids(row_kwargs("q-cap")["raw_prompt"], tools) == list(out.prompt_ids)

@@ -60,7 +60,9 @@ class HFRouterPolicy:
         except (OSError, ValueError, RuntimeError) as exc:
             raise RouterPolicyError(f"local router model failed: {exc}") from None
         raw = self.lm.tokenizer.decode(out.token_ids, skip_special_tokens=False)
-        text, calls = hermes_calls(strip_special_tokens(raw, self.lm.tokenizer))
+        # as in training: read the <tool_call> blocks first (they may be special tokens), then drop specials
+        content, calls = hermes_calls(raw)
+        text = strip_special_tokens(content, self.lm.tokenizer)
         usage = Usage(input_tokens=len(ids), output_tokens=len(out.token_ids))
         return RouterTurn(
             text=text,
