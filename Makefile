@@ -9,7 +9,7 @@ OFFLINE := LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true HF_HUB_OF
 	RAY_USAGE_STATS_ENABLED=0 RAY_AUTH_MODE=disabled VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 TOKENIZERS_PARALLELISM=false
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format docs docs-serve clean
+.PHONY: install demo test train-cpu lint format docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: $(STAMP)  ## run the main job offline (replay + learned router + benchmark
 test: $(STAMP)  ## ruff + the whole CPU test suite (which builds the docs with --strict)
 	$(BIN)/ruff check .
 	$(OFFLINE) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+TRAIN_CPU_ARGS ?=
+train-cpu: $(STAMP)  ## the CPU learning run: rows -> warm start -> DAPO on replayed outcomes -> merged router -> benchmark
+	$(OFFLINE) $(BIN)/python scripts/bench_train_cpu.py $(TRAIN_CPU_ARGS)
 
 docs: $(STAMP)  ## build the docs site into site/ (warnings are errors)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site

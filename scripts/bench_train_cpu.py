@@ -34,7 +34,7 @@ CSVS = ("arc_challenge_train.csv", "mbpp_train.csv", "winograde_train.csv")
 
 
 def parse_args() -> argparse.Namespace:
-    data = Path(os.environ.get("XROUTER_DATA", ROOT / "data")) / "routerbench-slices"
+    data = Path(os.environ.get("XROUTER_DATA", ROOT / "data")) / "routerbench_slices"
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=data, help=f"folder with the RouterBench CSVs (default: {data})")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "train-cpu", help="run folder")

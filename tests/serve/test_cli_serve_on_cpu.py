@@ -6,13 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.serve.conftest import TOOL
+from tests.servers import wait_until_healthy
 from xrouter.cli.main import main
 from xrouter.serve.scripted_router import call_then_select
 
@@ -136,16 +136,7 @@ def test_serve_command_with_in_process_replay_in_simple_mode(
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, cwd=Path(__file__).parent)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"xrouter serve did not start: {process.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
+        wait_until_healthy(url, process, timeout_s=60)
         body = {"model": "router", "messages": [{"role": "user", "content": query}]}
         response = httpx.post(f"{url}/v1/chat/completions", json=body, headers={"Authorization": "Bearer from-env"})
         assert response.status_code == 200, response.text

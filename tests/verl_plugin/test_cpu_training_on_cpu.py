@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import wait_until_healthy
 from tests.train.policy import POOL, disagreeing_slice, overfit
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -127,7 +128,6 @@ def _free_port() -> int:
 
 def test_merged_checkpoint_serves_a_request_that_calls_a_model(routing: dict, rl_run: dict):
     """`xrouter serve --policy hf:OUT/model` answers over HTTP; the router's tool call is run by the engine."""
-    import time
 
     import httpx
     import pandas as pd
@@ -141,16 +141,7 @@ def test_merged_checkpoint_serves_a_request_that_calls_a_model(routing: dict, rl
     process = subprocess.Popen(command, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"xrouter serve did not start: {process.stderr.read().decode()[-2000:]}")
-            time.sleep(0.3)
+        wait_until_healthy(url, process, timeout_s=90)
         body = {"model": "router", "messages": [{"role": "user", "content": query}]}
         response = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120)
         assert response.status_code == 200, response.text

@@ -32,3 +32,24 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def add_overwrite_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str = "outputs") -> None:
     """The `--overwrite` flag every command with file outputs takes (the check is `xrouter.io.refuse_existing`)."""
     parser.add_argument("--overwrite", action="store_true", help=f"replace existing {what} (default: refuse)")
+
+
+def parquet_files(values: list[str] | None, flag: str) -> tuple:
+    """The parquet files named by a repeatable path flag (folders expand to their *.parquet), resolved.
+
+    A missing path, or paths that hold no parquet file, is a UsageError naming the flag.
+    """
+    from pathlib import Path
+
+    files: list[Path] = []
+    for raw in values or []:
+        path = Path(raw).resolve()
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.parquet")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"{flag} {raw}: no such file or folder")
+    if values and not files:
+        raise UsageError(f"{flag}: no parquet files in {' '.join(values)}")
+    return tuple(files)

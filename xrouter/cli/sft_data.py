@@ -20,10 +20,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from xrouter.cli.common import add_overwrite_argument
+from xrouter.cli.common import add_overwrite_argument, parquet_files
 from xrouter.cli.models import add_catalog_argument
 from xrouter.cli.reward_flags import add_reward_arguments, reward_config
-from xrouter.errors import DataError, UsageError
+from xrouter.errors import DataError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,21 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_overwrite_argument(parser, "--out file")
     add_reward_arguments(parser)
     add_catalog_argument(parser)
-
-
-def _parquets(paths: list[str]) -> list[Path]:
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(sorted(path.glob("*.parquet")))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise UsageError(f"--rows {path}: no such file or folder")
-    if not files:
-        raise UsageError("--rows: no parquet files found")
-    return files
 
 
 def _rows(files: list[Path]) -> list[dict[str, Any]]:
@@ -143,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         call_prompt=args.call_prompt or DEFAULT_CALL_PROMPT, seed=args.seed, holdout=args.holdout,
         split_seed=args.split_seed, per_row=args.per_row,
     )  # fmt: skip
-    traces = build_traces(_rows(_parquets(args.rows)), _tools_for(args), config, _answers(args.outcomes))
+    traces = build_traces(_rows(list(parquet_files(args.rows, "--rows"))), _tools_for(args), config, _answers(args.outcomes))
     if not traces:
         raise DataError("no traces: every row is in the held-out split (check --holdout / --split-seed)")
     with atomic_path(args.out) as tmp:

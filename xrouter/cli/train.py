@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from xrouter.cli.common import add_overwrite_argument
+from xrouter.cli.common import add_overwrite_argument, parquet_files
 from xrouter.errors import UsageError
 
 
@@ -56,28 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Hydra overrides passed to verl after the ones above")  # fmt: skip
 
 
-def _paths(values: list[str] | None, flag: str) -> tuple[Path, ...]:
-    files: list[Path] = []
-    for raw in values or []:
-        path = Path(raw).resolve()
-        if path.is_dir():
-            files.extend(sorted(path.glob("*.parquet")))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise UsageError(f"{flag} {raw}: no such file or folder")
-    if values and not files:
-        raise UsageError(f"{flag}: no parquet files in {' '.join(values)}")
-    return tuple(files)
-
-
 def _plan(args: argparse.Namespace, tools: Path | None):  # type: ignore[no-untyped-def]
     from xrouter.train.command import TrainPlan
 
     overrides = [o for o in args.overrides if o != "--"]
     return TrainPlan(
-        stage=args.stage, preset=args.preset, model=args.model.resolve(), train_files=_paths(args.train_files, "--train-files"),
-        out=args.out.resolve(), val_files=_paths(args.val_files, "--val-files"), tools=tools, steps=args.steps,
+        stage=args.stage, preset=args.preset, model=args.model.resolve(), train_files=parquet_files(args.train_files, "--train-files"),
+        out=args.out.resolve(), val_files=parquet_files(args.val_files, "--val-files"), tools=tools, steps=args.steps,
         epochs=args.epochs, batch_size=args.batch_size, rollouts=args.rollouts, lr=args.lr,
         cost_lambda=args.cost_lambda, gpus=args.gpus, overrides=tuple(overrides),
     )  # fmt: skip
@@ -112,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     server, tools = None, args.tools.resolve() if args.tools else None
     if args.replay:
-        server, tools = replay_tools(args.replay, args.out.resolve(), tools, _paths(args.train_files, "--train-files"))
+        server, tools = replay_tools(args.replay, args.out.resolve(), tools, parquet_files(args.train_files, "--train-files"))
     try:
         plan = _plan(args, tools)
         env = verl_env(plan, ray_offline_env())
