@@ -116,8 +116,7 @@ def main() -> int:
         str(ws / "rows"), "--tools", str(ws / "tools.yaml"), "--replay", *map(str, csvs), "--out", str(out / "rl"),
         "--steps", str(args.rl_steps), "--batch-size", str(args.batch_size), "--rollouts", str(args.rollouts),
         "--lr", str(args.rl_lr), "--cost-lambda", str(args.cost_lambda), "--overwrite", "--",
-        "data.max_prompt_length=2048", "data.max_response_length=128", "algorithm.filter_groups.metric=score",
-        log=out / "rl.out"))  # fmt: skip
+        "data.max_prompt_length=2048", "data.max_response_length=128", log=out / "rl.out"))  # fmt: skip
     stage("baselines", out / "baselines" / "knn" / "router.json", timings, lambda: fit_baselines(args, csvs, pool))
     stage("bench", out / "bench" / "samples.jsonl", timings, lambda: run_bench(args, csvs, pool))
     timings["total"] = round(time.perf_counter() - started, 1)

@@ -5,9 +5,12 @@ override of xrouter/config/<preset config>), writes verl's output to OUT/train.l
 metrics to OUT/metrics.jsonl, and at the end merges the last checkpoint into a Hugging Face folder at
 OUT/model (verl's model merger), ready for `xrouter serve --policy hf:OUT/model`.
 
-  --preset cpu   verl's CPU platform and the transformers rollout (no GPU needed; Ray runs in a private
-                 loopback-only network namespace)
+  --preset cpu   verl's CPU platform and the transformers rollout (no GPU needed)
   --preset gpu   SGLang rollout, flash-attn when installed, --gpus GPUs on this node
+
+Ray listens on every interface: with --preset cpu or --replay (no target needs the network) the run moves
+into a private loopback-only network namespace first (XROUTER_RAY_NETNS=0 opts out); otherwise Ray's token
+authentication is turned on.
 
 With --replay OUTCOMES the tools' target models are answered by the replay provider, started here on
 127.0.0.1: RL rollouts cost nothing and repeat exactly. Hydra overrides after `--` are passed on last.
@@ -92,8 +95,11 @@ def run(args: argparse.Namespace) -> int:
     from xrouter.train.run import TrainingFailed, failure_reason, merge_last_checkpoint, replay_tools, run_verl
 
     _check(args)
-    if args.preset == "cpu" and not args.dry_run:
-        enter_private_network()  # before any thread: the replay server and Ray must live in the namespace
+    fenced = False
+    if (args.preset == "cpu" or args.replay) and not args.dry_run:
+        # replayed targets need no network: Ray, its workers and the replay server (started below, so
+        # before any thread) all live in a private loopback-only namespace
+        fenced = enter_private_network()
     args.out.mkdir(parents=True, exist_ok=True)
     server, tools = None, args.tools.resolve() if args.tools else None
     if args.replay:
@@ -101,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         plan = _plan(args, tools)
         env = verl_env(plan, ray_offline_env())
+        if not fenced:  # Ray on this machine's interfaces: only holders of the cluster's token may talk to it
+            env["RAY_AUTH_MODE"] = "token"
         argv = verl_argv(plan, cfg_job=args.dry_run)
         sys.stdout.write(f"xrouter train: {shell_line(argv, env, ['VERL_PLATFORM'])}\n")
         sys.stdout.flush()

@@ -35,6 +35,7 @@ class HFRouterPolicy:
             raise UsageError(f"--policy hf:{path}: not a Hugging Face model folder (config, tokenizer, weights)")
         self.name = f"hf:{path}"
         self.lm = LocalCausalLM(path)
+        _ = self.lm.tokenizer, self.lm.model  # load now: a broken folder fails at start-up, not on a request
         self.price = settings.price or RouterPrice()
         temperature = 0.0 if settings.temperature is None else float(settings.temperature)
         self.sampling = Sampling(temperature=temperature)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,27 +76,31 @@ class LocalCausalLM:
         self.max_batch = max(1, max_batch)
         self._model: Any = None
         self._tokenizer: Any = None
+        # loads may race from several worker threads; transformers' lazy imports are not thread-safe
+        self._load_lock = threading.Lock()
 
     @property
     def model(self) -> Any:
         """The torch module (loaded on first use)."""
-        if self._model is None:
-            import torch
-            from transformers import AutoModelForCausalLM
+        with self._load_lock:
+            if self._model is None:
+                import torch
+                from transformers import AutoModelForCausalLM
 
-            torch.set_num_threads(cpu_threads(self.threads))
-            self._model = AutoModelForCausalLM.from_pretrained(
-                self.path, dtype=torch.float32, attn_implementation="sdpa"
-            ).eval()
+                torch.set_num_threads(cpu_threads(self.threads))
+                self._model = AutoModelForCausalLM.from_pretrained(
+                    self.path, dtype=torch.float32, attn_implementation="sdpa"
+                ).eval()
         return self._model
 
     @property
     def tokenizer(self) -> Any:
         """The folder's tokenizer (loaded on first use)."""
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
+        with self._load_lock:
+            if self._tokenizer is None:
+                from transformers import AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(self.path)
+                self._tokenizer = AutoTokenizer.from_pretrained(self.path)
         return self._tokenizer
 
     def stop_ids(self) -> set[int]:
