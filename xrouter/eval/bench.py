@@ -26,11 +26,11 @@ from xrouter.errors import UsageError
 from xrouter.eval.backends import build_caller, catalog_prices
 from xrouter.eval.config import BenchConfig
 from xrouter.eval.datasets import BenchData, BenchItem, load_bench_data
+from xrouter.eval.episodes import LearnedPolicy
 from xrouter.eval.policies import (
     KEYWORDS,
     PREFIXES,
     BenchContext,
-    LearnedPolicy,
     OraclePolicy,
     Policy,
     RandomPolicy,
@@ -143,6 +143,24 @@ def build_context(config: BenchConfig, data: list[BenchData], caller: ModelCalle
     return ctx
 
 
+def _caller_catalog(config: BenchConfig, data: list[BenchData], caller: ModelCaller | None) -> Any:
+    """The catalog the caller resolves models in: its own, else the replay catalog of the data, else the main one."""
+    if caller is None:
+        return None
+    own = getattr(caller, "catalog", None)
+    if own is not None:
+        return own
+    tables = [d.table for d in data if d.table is not None]
+    if tables:
+        from xrouter.data.outcomes import OutcomeTable
+        from xrouter.llm.replay import replay_catalog
+
+        return replay_catalog(OutcomeTable(pd.concat([t.frame for t in tables], ignore_index=True)))
+    from xrouter.catalog import load_catalog
+
+    return load_catalog(config.catalog)
+
+
 RUN_FIELDS = ("datasets", "split", "holdout", "seed", "limit")
 
 
@@ -179,6 +197,7 @@ def run_bench(
     needs_backend = any(not p.startswith("router:") for p in config.policies)
     caller = caller if caller is not None else (build_caller(config, data) if needs_backend else None)
     ctx = build_context(config, data, caller)
+    ctx.catalog = _caller_catalog(config, data, caller)
     if config.backend != "replay":
         ctx.prices = catalog_prices(config.catalog, ctx.candidates)
     names = expand_policies(config.policies, ctx.candidates)
