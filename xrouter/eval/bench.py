@@ -38,7 +38,7 @@ from xrouter.eval.policies import (
     SinglePolicy,
 )  # fmt: skip
 from xrouter.eval.samples import SampleLog, sample_key
-from xrouter.eval.summary import failures, summarize
+from xrouter.eval.summary import failures, policy_family, summarize
 from xrouter.io import atomic_path, atomic_write_text
 from xrouter.llm.types import ModelCaller
 
@@ -219,7 +219,9 @@ def run_bench(
     for d in data:
         for ds, n in d.dropped_incomplete.items():
             dropped[ds] = dropped.get(ds, 0) + n
-    return _finish(out, config, names, items, log_file, dropped, skipped, ran)
+    baseline = next((policy_family(p.name) for p in policies
+                     if isinstance(p, LearnedPolicy) and p.router.spec.kind == "table"), None)  # fmt: skip
+    return _finish(out, config, names, items, log_file, dropped, skipped, ran, baseline)
 
 
 async def _run_all(
@@ -253,12 +255,14 @@ async def _run_all(
 
 def _finish(
     out: Path, config: BenchConfig, names: list[str], items: list[BenchItem], log_file: SampleLog,
-    dropped: dict[str, int], skipped: int, ran: int,
+    dropped: dict[str, int], skipped: int, ran: int, baseline: str | None,
 ) -> BenchResult:  # fmt: skip
     # order samples like the items, so sums (and the summary) do not depend on completion order or resumes
     order = {(p, i.dataset, i.query_id): n for n, (p, i) in enumerate((p, i) for p in names for i in items)}
     samples = sorted((r for r in log_file.read() if sample_key(r) in order), key=lambda r: order[sample_key(r)])
-    summary, aiq_frame = summarize(samples, names, dropped=dropped, aiq_range=config.aiq_range)
+    summary, aiq_frame = summarize(samples, names, dropped=dropped, aiq_range=config.aiq_range,
+                                   baseline=baseline if config.bootstrap else None, resamples=config.bootstrap,
+                                   seed=config.seed)  # fmt: skip
     with atomic_path(out / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.10g")
     with atomic_path(out / "aiq.csv") as tmp:

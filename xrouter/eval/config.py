@@ -32,6 +32,7 @@ class BenchConfig:
     router_api_key: str | None = None
     aiq_range: tuple[float, float] | None = None
     plot: bool = True
+    bootstrap: int = 1000  # paired bootstrap resamples of AIQ differences against the table (0: none)
 
     def __post_init__(self) -> None:
         if not self.datasets:
@@ -46,5 +47,7 @@ class BenchConfig:
             raise UsageError(f"--limit must be >= 1 (got {self.limit})")
         if self.backend == "cache" and not self.cache_path:
             raise UsageError("--backend cache needs --cache PATH (a response cache database)")
+        if self.bootstrap < 0:
+            raise UsageError(f"--bootstrap must be >= 0 (got {self.bootstrap})")
         if self.replay_url and self.backend != "replay":
             raise UsageError("--replay-url only applies to --backend replay")
