@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quality-scale", type=float, default=1.0, help="K in p*K - lambda*cost (default: 1)")
     parser.add_argument("--folds", type=int, default=5,
                         help="cross-validation folds for the choices mf, blend and verify make (default: 5)")  # fmt: skip
+    parser.add_argument("--encoder", metavar="NAME", default="all-MiniLM-L6-v2",
+                        help="query (and answer) encoder: all-MiniLM-L6-v2 (default, shipped) or a local"
+                        " sentence-transformers model folder; saved with the router")  # fmt: skip
     parser.add_argument("--embedding-cache", metavar="DIR",
                         help="embedding cache folder (default: $XROUTER_CACHE_DIR or ~/.cache/xrouter)")  # fmt: skip
 
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     # check the settings before the slow part (loading the sentence model and embedding every query)
     RouterSpec(kind=args.kind, models=[], k=args.k, hidden=args.hidden, quality_scale=args.quality_scale,
                folds=args.folds)
+    embedder = Embedder(args.embedding_cache, model=args.encoder)
     table = load_outcomes(args.data)
     if not any("train" in s for s in table.sources):
         log.warning("none of the --data files is named *train*: make sure no evaluation rows are fitted on")
@@ -70,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
     if len(table.queries()) < 2:
         raise DataError(f"only {len(table.queries())} complete queries to fit on in {', '.join(args.data)}")
     texts = list(table.queries()["query_text"])
-    embedder = Embedder(args.embedding_cache)
     started = time.perf_counter()
     emb = embedder.encode(texts)
     router = fit_router(table, emb, kind=args.kind, k=args.k, hidden=args.hidden, seed=args.seed,
@@ -78,9 +81,10 @@ def run(args: argparse.Namespace) -> int:
                         embed=embedder.encode)  # fmt: skip
     router.spec.holdout = args.holdout if args.split == "fit" else 0.0
     router.spec.sources = list(table.sources)
+    router.spec.embedding_model = embedder.model_name
     router.save(args.out)
     info = {"out": args.out, "kind": args.kind, "fit_queries": len(texts), "dropped_incomplete": dropped,
             "models": len(router.models), "split": args.split, "holdout": args.holdout, "seed": args.seed,
-            "chosen": router.spec.chosen, "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+            "encoder": embedder.model_name, "chosen": router.spec.chosen, "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
     sys.stdout.write(json.dumps(info) + "\n")
     return 0

@@ -101,7 +101,7 @@ class LearnedPolicy(Policy):
         if self.embedder is None:
             from xrouter.eval.embed import Embedder
 
-            self.embedder = Embedder()
+            self.embedder = Embedder(model=self.router.spec.embedding_model)
         memo = MemoEmbedder(self.embedder, [i.text for i in items] + self._recorded_answers(items, ctx))
         max_turns = turns_needed(self.router)
         policy = fitted_policy(self.router, self.lam, name=self.name, embedder=memo, max_turns=max_turns)

@@ -70,7 +70,7 @@ class FittedPolicy:
             if self._embedder is None:
                 from xrouter.eval.embed import Embedder
 
-                self._embedder = Embedder()
+                self._embedder = Embedder(model=self.router.spec.embedding_model)
             return self._embedder.encode(texts)
 
     async def embed(self, texts: list[str]) -> np.ndarray:
