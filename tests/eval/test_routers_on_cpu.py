@@ -174,3 +174,16 @@ def test_served_verify_router_makes_the_bench_decisions_over_http(verify_data, t
         other = by_id[s["query_id"]]
         assert other["error"] is None and other["models"] == s["models"] and other["answer"] == s["answer"]
         assert other["score"] == s["score"] and other["cost_usd"] == pytest.approx(s["cost_usd"], abs=1e-12)
+
+
+def test_verify_router_with_other_answer_features_is_refused(verify_data) -> None:
+    """A verifier fitted on a different feature list is a data error asking for a refit, never a shape crash."""
+    from xrouter.errors import DataError
+    from xrouter.eval.cascade import CascadePlan
+    from xrouter.eval.learned import LearnedRouter
+
+    router = LearnedRouter.load(verify_data / "router")
+    CascadePlan(router)  # fitted by this version: accepted
+    del router.spec.cascade["features"]  # as written before arithmetic features existed
+    with pytest.raises(DataError, match="fit it again with xrouter fit-router --kind verify"):
+        CascadePlan(router)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xrouter.errors import DataError
 from xrouter.eval import answers as ans
 from xrouter.eval.learned import LearnedRouter
 from xrouter.eval.verifier import pair_features, single_features, verifier_probs
@@ -43,6 +44,10 @@ class CascadePlan:
         self.kind = router.spec.kind
         self.kinds: list[str] = router.spec.cascade.get("answer_kinds", [])
         self.verifiers = {(v["task"], tuple(v["state"])): v for v in router.spec.cascade.get("verifiers", [])}
+        features = router.spec.cascade.get("features", list(ans.FEATURE_NAMES[:9]))  # older routers: the first 9
+        if self.kind == "verify" and features != list(ans.FEATURE_NAMES):
+            raise DataError(f"this verify router reads answer features {', '.join(features)}; this xrouter computes"
+                            f" {', '.join(ans.FEATURE_NAMES)}: fit it again with xrouter fit-router --kind verify")  # fmt: skip
 
     def _name(self, m: int) -> str:
         return self.router.models[m]

@@ -45,6 +45,9 @@ def fit_cascade(router: LearnedRouter, data: FitData, embed: Embed | None) -> No
 def _fit_agree(router: LearnedRouter, data: FitData, responses: np.ndarray, kinds: list[str]) -> None:
     rows_out, qc_out = [], []
     n_models = len(router.models)
+    if n_models < 3:
+        log.warning("agree compares two models and escalates to a third: with %d models it is the per-task table",
+                    n_models)  # fmt: skip
     for t, kind in enumerate(kinds):
         rows = np.flatnonzero(data.task_idx == t)
         if not len(rows):
@@ -104,7 +107,8 @@ def _fit_verify(router: LearnedRouter, data: FitData, responses: np.ndarray, kin
                                   (fmt[rows, m], fmt[rows, e]), same)  # fmt: skip
                 outputs = list(dict.fromkeys([m, e, top]))
                 verifiers.append(_store(arrays, len(verifiers), t, [m, e], outputs, x, labels[rows], c_value))
-    spec.cascade.update({"verifiers": verifiers, "pca_dims": PCA_DIMS, "answer_chars": ANSWER_CHARS,
+    spec.cascade.update({"verifiers": verifiers, "features": list(ans.FEATURE_NAMES), "pca_dims": PCA_DIMS,
+                         "answer_chars": ANSWER_CHARS,
                          "top_model": [int(np.argmax(data.scores[data.task_idx == t].mean(axis=0)))
                                        if (data.task_idx == t).any() else 0 for t in range(len(data.tasks))]})  # fmt: skip
 
