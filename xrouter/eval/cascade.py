@@ -4,7 +4,8 @@ Both run as ordinary router episodes in the engine (the same code serves and ben
 router's own cost 0 and every target call charged. Each turn's reasoning goes into the turn's `note`, so
 the episode trace (`router_metadata.decisions`, the bench sample's `details.decisions`) shows every decision.
 
-* verify, turn 1: call the table's choice m for the predicted task. Turn 2: the verifier V1 reads m's answer
+* verify, turn 1: call the planned first model m for the predicted task and lambda (the one whose cascade is
+  worth most on the fit data, `xrouter.eval.cascade_first`; the table's choice when there is no plan). Turn 2: the verifier V1 reads m's answer
   and predicts every model's chance of being right; call the model e with the largest
   (P(e) - P(m)) * K - lambda * cost(e) if that is positive, else `select_response` m. Turn 3: V2 reads both
   answers and whether they agree; escalate to the task's strongest model on the same rule, or select the
@@ -23,6 +24,7 @@ import numpy as np
 
 from xrouter.errors import DataError
 from xrouter.eval import answers as ans
+from xrouter.eval.cascade_first import planned_first
 from xrouter.eval.learned import LearnedRouter
 from xrouter.eval.verifier import pair_features, single_features, verifier_probs
 
@@ -68,6 +70,11 @@ class CascadePlan:
                 then = "" if b < 0 else f"; on disagreement {'stop' if e < 0 else 'call ' + self._name(e)}"
                 return Decision(call=calls, note=f"agree: call {' and '.join(map(self._name, calls))}{then}")
         best = self.ranked(task, lam, allowed)[:1]
+        planned = planned_first(self.router.arrays, task, lam) if self.kind == "verify" else -1
+        if planned >= 0 and planned in allowed and planned not in best:
+            return Decision(call=(planned,), note=f"verify: first call for task {self._task(task)}:"
+                            f" {self._name(planned)} (best cascade on the fit data; the table's choice is"
+                            f" {self._name(best[0])})")  # fmt: skip
         return Decision(call=tuple(best), note=f"table choice for task {self._task(task)}: {self._name(best[0])}")
 
     def _task(self, task: int) -> str:

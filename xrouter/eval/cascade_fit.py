@@ -20,6 +20,7 @@ import numpy as np
 
 from xrouter.eval import answers as ans
 from xrouter.eval import crossval
+from xrouter.eval.cascade_first import fit_first_plan
 from xrouter.eval.fit_data import Embed, FitData
 from xrouter.eval.learned import LearnedRouter
 from xrouter.eval.verifier import PCA_DIMS, fit_logistic, fit_pca, pair_features, single_features, standardize
@@ -90,6 +91,8 @@ def _fit_verify(router: LearnedRouter, data: FitData, responses: np.ndarray, kin
     c_value = _choose_c(router, data, responses, answer_emb, fmt, labels, kinds)
     verifiers: list[dict] = []
     n_models = len(spec.models)
+    candidates = [_first_choices(router, t) for t in range(len(data.tasks))]
+    first_features: dict[int, dict[int, np.ndarray]] = {}
     for t in range(len(data.tasks)):
         rows = np.flatnonzero(data.task_idx == t)
         if len(rows) < 10:
@@ -98,7 +101,9 @@ def _fit_verify(router: LearnedRouter, data: FitData, responses: np.ndarray, kin
         for m in range(n_models):
             x = single_features(arrays, data.emb[rows], answer_emb[rows, m], fmt[rows, m])
             verifiers.append(_store(arrays, len(verifiers), t, [m], list(range(n_models)), x, labels[rows], c_value))
-        for m in _first_choices(router, t):
+            if m in candidates[t]:
+                first_features.setdefault(t, {})[m] = x
+        for m in candidates[t]:
             for e in range(n_models):
                 if e == m:
                     continue
@@ -107,6 +112,9 @@ def _fit_verify(router: LearnedRouter, data: FitData, responses: np.ndarray, kin
                                   (fmt[rows, m], fmt[rows, e]), same)  # fmt: skip
                 outputs = list(dict.fromkeys([m, e, top]))
                 verifiers.append(_store(arrays, len(verifiers), t, [m, e], outputs, x, labels[rows], c_value))
+    arrays.update(fit_first_plan(data, first_features, labels, candidates, arrays["table_p"], arrays["table_cost"],
+                                 k=spec.quality_scale, folds=spec.folds, seed=spec.seed, c_value=c_value,
+                                 mean_costs=spec.mean_cost_usd))  # fmt: skip
     spec.cascade.update({"verifiers": verifiers, "features": list(ans.FEATURE_NAMES), "pca_dims": PCA_DIMS,
                          "answer_chars": ANSWER_CHARS,
                          "top_model": [int(np.argmax(data.scores[data.task_idx == t].mean(axis=0)))
