@@ -41,6 +41,17 @@ def fit_router(
     embed: Embed | None = None,
 ) -> LearnedRouter:
     """Fit a router of `kind` on a complete outcome table; `emb` rows follow `table.queries()` order."""
+    from threadpoolctl import threadpool_limits
+
+    # the fits are many small matrix products: on a busy 2-core machine BLAS threads waiting for each other
+    # made a RouterBench verify fit take 353 s instead of 13 s on one thread
+    with threadpool_limits(limits=1):
+        return _fit(table, emb, kind=kind, k=k, hidden=hidden, seed=seed, quality_scale=quality_scale,
+                    default_lambda=default_lambda, folds=folds, embed=embed)  # fmt: skip
+
+
+def _fit(table: OutcomeTable, emb: np.ndarray, *, kind: str, k: int, hidden: int, seed: int, quality_scale: float,
+         default_lambda: float, folds: int, embed: Embed | None) -> LearnedRouter:  # fmt: skip
     data = FitData.of(table, emb)
     spec = RouterSpec(kind=kind, models=list(table.models), quality_scale=quality_scale,
                       default_lambda=default_lambda, k=k, hidden=hidden, seed=seed, fit_query_ids=data.ids,
