@@ -157,7 +157,7 @@ def _choose_c(router: LearnedRouter, data: FitData, responses: np.ndarray, answe
                 mu, sd = standardize(x[train])
                 w, b = fit_logistic((x[train] - mu) / sd, y[train], c_value)
                 z = ((x[test] - mu) / sd) @ w + b
-                prob = np.clip(1 / (1 + np.exp(-z)), 1e-6, 1 - 1e-6)
+                prob = np.clip(1 / (1 + np.exp(-np.clip(z, -30, 30))), 1e-6, 1 - 1e-6)
                 losses[c_value] -= float(np.sum(y[test] * np.log(prob) + (1 - y[test]) * np.log(1 - prob)))
     best = min(C_GRID, key=lambda c: losses[c])
     router.spec.cv.extend({"C": c, "cv_log_loss": round(v, 3)} for c, v in losses.items())
