@@ -31,6 +31,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 POOL = ("gpt-4-1106-preview", "zero-one-ai/Yi-34B-Chat", "gpt-3.5-turbo-1106", "mistralai/mistral-7b-chat")
 CSVS = ("arc_challenge_train.csv", "mbpp_train.csv", "winograde_train.csv")
+# Two departures from router_dapo.yaml for this run, both about the learning signal of a cost trade-off:
+# * the DAPO filter keeps every group whose rewards differ (`score`), not only groups whose answers differ in
+#   correctness (`acc`): a group where every model answered right but at different prices is the lesson about
+#   cost; filtering on acc drops it and the policy drifts to the strongest, dearest model;
+# * advantages are not divided by the group's standard deviation: in such a group the rewards differ by a few
+#   thousandths (cost), and dividing by their tiny spread turns that into full-size advantages, which drives the
+#   policy to the cheapest model whatever its accuracy. Without the division an advantage is the reward difference
+#   itself, so a cent of cost weighs what the reward says it weighs.
+LEARNING_OVERRIDES = ("algorithm.filter_groups.metric=score", "algorithm.norm_adv_by_std_in_grpo=False")
 
 
 def parse_args() -> argparse.Namespace:
@@ -116,7 +125,8 @@ def main() -> int:
         str(ws / "rows"), "--tools", str(ws / "tools.yaml"), "--replay", *map(str, csvs), "--out", str(out / "rl"),
         "--steps", str(args.rl_steps), "--batch-size", str(args.batch_size), "--rollouts", str(args.rollouts),
         "--lr", str(args.rl_lr), "--cost-lambda", str(args.cost_lambda), "--overwrite", "--",
-        "data.max_prompt_length=2048", "data.max_response_length=128", log=out / "rl.out"))  # fmt: skip
+        "data.max_prompt_length=2048", "data.max_response_length=128", *LEARNING_OVERRIDES,
+        log=out / "rl.out"))  # fmt: skip
     stage("baselines", out / "baselines" / "knn" / "router.json", timings, lambda: fit_baselines(args, csvs, pool))
     stage("bench", out / "bench" / "samples.jsonl", timings, lambda: run_bench(args, csvs, pool))
     timings["total"] = round(time.perf_counter() - started, 1)

@@ -66,5 +66,5 @@ def test_empty_csv_is_a_data_error_naming_the_file(tmp_path):
     """An empty CSV gives a DataError naming the file, not a pandas traceback."""
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(DataError, match="empty.csv: cannot read RouterBench CSV"):
+    with pytest.raises(DataError, match="empty.csv: cannot read outcome CSV"):
         load_outcomes(empty)

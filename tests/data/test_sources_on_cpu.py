@@ -139,6 +139,6 @@ def test_guru_adapter_adds_query_ids(cli, guru_dir, tmp_path):
 
 
 def test_every_source_is_registered_with_a_module():
-    """The registry lists the seven adapters and each exposes rows()."""
-    assert set(SOURCES) == {"gsm8k", "math500", "mmlu_stem", "humaneval", "aime24", "routerbench", "guru"}
+    """The registry lists the eight adapters and each exposes rows()."""
+    assert set(SOURCES) == {"gsm8k", "math500", "mmlu_stem", "humaneval", "aime24", "routerbench", "routellm", "guru"}
     assert all(callable(source_rows(name)) for name in SOURCES)

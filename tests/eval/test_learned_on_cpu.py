@@ -10,7 +10,8 @@ import pytest
 
 from xrouter.cli.main import main
 from xrouter.data.outcomes import load_outcomes
-from xrouter.eval.learned import LearnedRouter, fit_router, parse_learned_policy
+from xrouter.eval.fitting import fit_router
+from xrouter.eval.learned import LearnedRouter, parse_learned_policy
 from xrouter.eval.split import select_split
 
 

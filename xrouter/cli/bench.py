@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         " set JSONL (evalsets layout) or a preprocessed parquet; repeatable")  # fmt: skip
     parser.add_argument("--policy", action="append", required=True, metavar="SPEC",
                         help="single:<model> | single:* | cheapest | strongest | random | oracle |"
-                        " learned:<DIR>[:lambda] | router:<base_url>; repeatable")  # fmt: skip
+                        " learned:<DIR>[:lambda] | hf:<checkpoint folder> (a trained router, see xrouter train) |"
+                        " router:<base_url>; repeatable")  # fmt: skip
     parser.add_argument("--backend", choices=["replay", "live", "cache"], default="replay",
                         help="where model answers come from: recorded outcomes (default), live APIs, or a response"
                         " cache only")  # fmt: skip
@@ -60,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aiq-range", metavar="LO,HI",
                         help="cost range in USD per 1k queries for AIQ (default: where all multi-point policy families"
                         " overlap)")  # fmt: skip
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="paired bootstrap resamples for the AIQ difference of every policy family against the"
+                        " table baseline (a learned:DIR policy fitted with --kind table); 0 skips it (default: 1000)")  # fmt: skip
     parser.add_argument("--no-plot", action="store_true", help="skip frontier.png")
     add_catalog_argument(parser)
 
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from xrouter.eval.bench import BenchConfig, run_bench
-    from xrouter.eval.summary import render_table
+    from xrouter.eval.summary import render_aiq, render_table
 
     config = BenchConfig(
         datasets=args.dataset, policies=args.policy, out_dir=args.out, backend=args.backend,
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         cache_path=args.cache, concurrency=args.concurrency, limit=args.limit, split=args.split,
         holdout=args.holdout, seed=args.seed, resume=args.resume, overwrite=args.overwrite, timeout_s=args.timeout_s,
         max_tokens=args.max_tokens, router_api_key=args.router_api_key, aiq_range=_aiq_range(args.aiq_range),
-        plot=not args.no_plot,
+        plot=not args.no_plot, bootstrap=args.bootstrap,
     )  # fmt: skip
     console = Console(stderr=True)
     result = run_bench(config, console=console)
@@ -108,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         pooled = result.aiq[result.aiq["dataset"] == "all"]
         a = (pooled if len(pooled) else result.aiq).iloc[0]
         out.print(f"AIQ over cost ${a.cost_min_per_1k_usd:.4g}-${a.cost_max_per_1k_usd:.4g} per 1k queries"
-                  " (log10 cost axis), per policy family: see aiq.csv")  # fmt: skip
+                  " (log10 cost axis), per policy family (also in aiq.csv):")  # fmt: skip
+        render_aiq(result.aiq, out)
     out.print(f"summary: {result.out_dir / 'summary.csv'}")
     if result.frontier is not None:
         out.print(f"frontier: {result.frontier}")

@@ -10,6 +10,9 @@ Both formats load into one long table with a row per (query, model):
 strings joined with a newline. RouterBench `sample_id`s are not unique in every file; repeated
 ids get the original row index appended (`arc-challenge.val.174#1644`).
 
+RouteLLM's responses CSVs (`prompt`, `<model>` True/False, `<model>_response`) load through
+`xrouter.data.routellm`, which models their costs from token counts and catalog prices.
+
 The xrouter outcome table is a parquet (or JSONL) file in the long format above; `query_id`,
 `query_text`, `model`, `response`, `cost_usd` and `score` are required.
 """
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from xrouter.data.routellm import is_routellm_columns, load_routellm_csv
 from xrouter.errors import DataError
 
 COLUMNS = [
@@ -111,6 +115,18 @@ def load_routerbench_csv(path: str | Path) -> pd.DataFrame:
     return long[COLUMNS]
 
 
+def load_outcome_csv(path: str | Path) -> pd.DataFrame:
+    """Long outcome table from a CSV in RouterBench's or RouteLLM's format (told apart by the header)."""
+    path = Path(path)
+    try:
+        header = list(pd.read_csv(path, nrows=0).columns)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read outcome CSV ({exc})") from None
+    if is_routellm_columns(header):
+        return load_routellm_csv(path)[COLUMNS]
+    return load_routerbench_csv(path)
+
+
 def load_outcome_table(path: str | Path) -> pd.DataFrame:
     """Long outcome table from an xrouter outcome parquet or JSONL file."""
     path = Path(path)
@@ -134,7 +150,7 @@ def load_outcome_table(path: str | Path) -> pd.DataFrame:
 
 
 def load_outcomes(paths: str | Path | Sequence[str | Path]) -> OutcomeTable:
-    """Load and concatenate outcome files (RouterBench `.csv`, xrouter `.parquet`/`.jsonl`; folders expand)."""
+    """Load and concatenate outcome files (RouterBench or RouteLLM `.csv`, xrouter `.parquet`/`.jsonl`; folders expand)."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     files: list[Path] = []
@@ -147,7 +163,7 @@ def load_outcomes(paths: str | Path | Sequence[str | Path]) -> OutcomeTable:
             raise DataError(f"{p}: no such file or folder")
     if not files:
         raise DataError(f"no outcome files found in {', '.join(map(str, paths))}")
-    frames = [load_routerbench_csv(f) if f.suffix == ".csv" else load_outcome_table(f) for f in files]
+    frames = [load_outcome_csv(f) if f.suffix == ".csv" else load_outcome_table(f) for f in files]
     table = pd.concat(frames, ignore_index=True)
     dup = table.duplicated(["query_id", "model"])
     if dup.any():
@@ -185,6 +201,14 @@ class OutcomeTable:
     def queries(self) -> pd.DataFrame:
         """One row per query: query_id, dataset, query_text."""
         return self.frame.drop_duplicates("query_id")[["query_id", "dataset", "query_text"]].reset_index(drop=True)
+
+    def with_models(self, models: Iterable[str]) -> OutcomeTable:
+        """Only the given models (in the table's order); DataError naming any model the table lacks."""
+        wanted = list(dict.fromkeys(models))
+        missing = [m for m in wanted if m not in set(self.models)]
+        if missing:
+            raise DataError(f"models not in the outcomes: {', '.join(missing)}; known: {', '.join(self.models)}")
+        return OutcomeTable(self.frame[self.frame["model"].isin(wanted)].reset_index(drop=True), self.sources)
 
     def subset(self, query_ids: Iterable[str]) -> OutcomeTable:
         """Only the given queries."""

@@ -113,6 +113,7 @@ class EpisodeEngine:
                 router_output_tokens=turn.usage.output_tokens,
                 router_cost_usd=turn.cost_usd,
                 router_latency_s=turn.latency_s,
+                note=turn.note,
             )
             turns.append(record)
             if budget.usd_left is not None:

@@ -45,6 +45,7 @@ class RouterTurn:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     latency_s: float = 0.0
+    note: str = ""  # why a policy made this turn (non-LLM routers); shown in the trace, never to the user
 
     def assistant_message(self) -> dict[str, Any]:
         """The OpenAI assistant message that records this turn in the router's chat."""
@@ -96,6 +97,7 @@ class PolicySettings:
     timeout_s: float = 120.0
     catalog: Any = None
     model_ids: tuple[str, ...] = ()
+    max_turns: int | None = None  # the engine's turn limit, for policies that plan several call turns
 
 
 PolicyFactory = Callable[[str, PolicySettings], RouterPolicy]

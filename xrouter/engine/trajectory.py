@@ -83,6 +83,7 @@ class TurnRecord:
     router_output_tokens: int = 0
     router_cost_usd: float = 0.0
     router_latency_s: float = 0.0
+    note: str = ""
 
     def view(self, visible: str) -> TurnView:
         """The rules' view of this turn."""
@@ -178,6 +179,7 @@ class Trajectory:
                 "output": sum(t.router_output_tokens for t in self.turns),
             },
             "call_history": [c.to_dict() for c in self.calls],
+            "decisions": [{"turn": t.index, "note": t.note} for t in self.turns if t.note],
             "request_id": self.request_id,
         }
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from xrouter.errors import CatalogError, UsageError
+from xrouter.eval.config import BenchConfig
 from xrouter.eval.datasets import BenchData
 from xrouter.llm.types import ModelCaller
-
-if TYPE_CHECKING:
-    from xrouter.eval.bench import BenchConfig
 
 
 def build_caller(config: BenchConfig, data: list[BenchData]) -> ModelCaller:

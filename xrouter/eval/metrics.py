@@ -72,6 +72,17 @@ def hull_quality_at(hull: np.ndarray, cost: float) -> float:
     return float(np.interp(cost, hull[:, 0], hull[:, 1]))
 
 
+def cost_to_reach(hull: np.ndarray, quality: float) -> float:
+    """The lowest cost at which the hull reaches `quality` (NaN when it never does)."""
+    if len(hull) == 0 or hull[-1, 1] < quality - 1e-12:
+        return float("nan")
+    if hull[0, 1] >= quality:
+        return float(hull[0, 0])
+    i = int(np.argmax(hull[:, 1] >= quality - 1e-12))
+    (c1, q1), (c2, q2) = hull[i - 1], hull[i]
+    return float(c1 + (quality - q1) * (c2 - c1) / (q2 - q1))
+
+
 @dataclass(frozen=True)
 class AIQ:
     """Area under the cost-quality hull divided by the cost range width."""

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from xrouter.errors import UsageError
@@ -25,7 +24,7 @@ from xrouter.eval.metrics import cheapest_correct_oracle
 from xrouter.llm.types import CallResult, ModelCaller
 
 KEYWORDS = ("cheapest", "strongest", "random", "oracle")
-PREFIXES = ("single:", "learned:", "router:")
+PREFIXES = ("single:", "learned:", "hf:", "router:")
 
 
 @dataclass
@@ -55,6 +54,7 @@ class BenchContext:
     costs: pd.DataFrame | None = None
     responses: pd.DataFrame | None = None
     prices: dict[str, float] = field(default_factory=dict)  # catalog USD per Mtok (input + output)
+    catalog: Any = None  # the catalog the caller resolves models in (episodes of learned routers need it)
     timeout_s: float | None = None
     max_tokens: int | None = None
     seed: int = 0
@@ -184,40 +184,3 @@ class OraclePolicy(Policy):
     def pick(self, item: BenchItem, ctx: BenchContext) -> str:
         """The precomputed oracle model."""
         return str(self.choice[item.query_id])
-
-
-class LearnedPolicy(Policy):
-    """A fitted kNN/MLP router (`learned:<DIR>[:lambda]`); refuses queries it was fitted on."""
-
-    def __init__(self, name: str, folder: str, lam: float | None, embedder: Any = None) -> None:
-        super().__init__(name)
-        from xrouter.eval.learned import LearnedRouter
-
-        self.router = LearnedRouter.load(folder)
-        self.folder = folder
-        self.lam = lam
-        self.embedder = embedder
-
-    def prepare(self, items: Sequence[BenchItem], ctx: BenchContext) -> None:
-        """Embed all queries in one batch and pick a model for each."""
-        fitted = set(self.router.spec.fit_query_ids)
-        overlap = [i.query_id for i in items if i.query_id in fitted]
-        if overlap:
-            raise UsageError(
-                f"{self.name}: {len(overlap)} benchmark queries were used to fit {self.folder} (e.g. {overlap[0]!r});"
-                " benchmark the held-out split (--split eval with the router's --holdout/--seed)"
-            )
-        unknown = [m for m in self.router.models if ctx.candidates and m not in ctx.candidates]
-        if unknown:
-            raise UsageError(f"{self.name}: router models {', '.join(unknown)} are not available in this benchmark")
-        if self.embedder is None:
-            from xrouter.eval.embed import Embedder
-
-            self.embedder = Embedder()
-        emb = self.embedder.encode([i.text for i in items])
-        picks = self.router.choose(emb, self.lam) if len(items) else np.zeros(0, dtype=int)
-        self.choice = {i.query_id: self.router.models[int(p)] for i, p in zip(items, picks, strict=True)}
-
-    def pick(self, item: BenchItem, ctx: BenchContext) -> str:
-        """The router's precomputed choice."""
-        return self.choice[item.query_id]

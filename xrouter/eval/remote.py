@@ -12,8 +12,8 @@ import asyncio
 import time
 from typing import Any
 
-from xrouter.data.outcomes import normalize_text
 from xrouter.eval.datasets import BenchItem
+from xrouter.eval.episodes import episode_sample, recorded_answer_model
 from xrouter.eval.policies import BenchContext, Policy, Sample
 
 
@@ -63,29 +63,8 @@ class RemoteRouterPolicy(Policy):
         except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
             latency = time.perf_counter() - started
             return Sample(self.name, item.dataset, item.query_id, 0.0, 0.0, 0, [], latency, "", f"router error: {exc}")
-        models = [str(m) for m in meta.get("models_called") or []]
-        history = meta.get("call_history")
-        # call_history also records select_response (no model): count only target-model calls
-        calls = sum(1 for c in history if isinstance(c, dict) and c.get("model")) if history else len(models)
-        model = self._answer_model(item, ctx, text, meta)
-        score, details = ctx.score_answer(item, model, text)
-        details.update({"routing_strategy": meta.get("routing_strategy"), "model_used": meta.get("model_used")})
-        cost = float(meta.get("total_cost") or 0.0)
-        return Sample(self.name, item.dataset, item.query_id, score, cost, calls, models, latency, text[:2000], None,
-                      details)  # fmt: skip
-
-    @staticmethod
-    def _answer_model(item: BenchItem, ctx: BenchContext, text: str, meta: dict[str, Any]) -> str | None:
-        """The recorded model whose answer `text` is (recorded data only)."""
-        if not ctx.recorded(item) or ctx.responses is None:
-            return None
-        wanted = normalize_text(text)
-        row = ctx.responses.loc[item.query_id]
-        for model, recorded in row.items():
-            if normalize_text(str(recorded)) == wanted:
-                return str(model)
-        used = meta.get("model_used")
-        return str(used) if used in row.index else None
+        model = recorded_answer_model(item, ctx, text, meta)
+        return episode_sample(self.name, item, ctx, text, meta, latency, model)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pools."""

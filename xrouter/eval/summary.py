@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xrouter.eval.metrics import aiq, cost_per_correct, pareto_mask
+from xrouter.eval.metrics import aiq, cost_per_correct, cost_to_reach, hull_quality_at, pareto_mask, upper_hull
 
 ALL = "all"
+BUDGETS = (0.5, 1.0)  # USD per 1k queries at which aiq.csv reports each family's accuracy
 SUMMARY_COLUMNS = [
     "policy", "dataset", "n", "accuracy", "cost_per_query_usd", "cost_per_1k_usd", "cost_per_correct_usd",
     "calls_per_query", "latency_median_s", "latency_p95_s", "errors", "model_share", "dropped_incomplete",
@@ -85,6 +86,10 @@ def summarize(
     *,
     dropped: dict[str, int] | None = None,
     aiq_range: tuple[float, float] | None = None,
+    baseline: str | None = None,
+    resamples: int = 1000,
+    seed: int = 0,
+    budgets: Sequence[float] = BUDGETS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary, aiq) frames; rows follow the order of `policies`, datasets sorted, `all` last when several."""
     frame = pd.DataFrame(list(samples))
@@ -126,9 +131,66 @@ def summarize(
             value = aiq(fam["cost_per_1k_usd"].tolist(), fam["accuracy"].tolist(), cost_min=lo, cost_max=hi)
             summary.loc[fam.index, "family_aiq"] = value.value
             aiq_rows.append({"dataset": dataset, "family": family, "aiq": value.value, "cost_min_per_1k_usd": lo,
-                             "cost_max_per_1k_usd": hi, "cost_axis": "log10"})  # fmt: skip
+                             "cost_max_per_1k_usd": hi, "cost_axis": "log10",
+                             **_hull_facts(fam, part, budgets)})  # fmt: skip
     summary["on_pareto"] = summary["on_pareto"].astype(bool)
-    return summary[SUMMARY_COLUMNS], pd.DataFrame(aiq_rows)
+    aiq_frame = pd.DataFrame(aiq_rows)
+    if baseline is not None and len(aiq_frame):
+        aiq_frame = _against_baseline(aiq_frame, frame, summary, baseline, resamples, seed)
+    return summary[SUMMARY_COLUMNS], aiq_frame
+
+
+def _hull_facts(fam: pd.DataFrame, part: pd.DataFrame, budgets: Sequence[float]) -> dict[str, float]:
+    """Accuracy the family's hull reaches at each budget, and the cost to reach the best single model."""
+    hull = upper_hull(fam["cost_per_1k_usd"].tolist(), fam["accuracy"].tolist())
+    facts = {f"accuracy_at_{b:g}_per_1k": hull_quality_at(hull, b) for b in budgets}
+    singles = part[part["family"] == "single"]
+    best = float(singles["accuracy"].max()) if len(singles) else float("nan")
+    facts["cost_per_1k_to_best_single"] = cost_to_reach(hull, best) if best == best else float("nan")
+    return facts
+
+
+def _against_baseline(aiq_frame: pd.DataFrame, frame: pd.DataFrame, summary: pd.DataFrame, baseline: str,
+                      resamples: int, seed: int) -> pd.DataFrame:  # fmt: skip
+    """Add each family's AIQ difference against `baseline` with its paired bootstrap 95% interval."""
+    from xrouter.eval.bootstrap import paired_aiq_differences
+
+    out = []
+    for dataset, rows in aiq_frame.groupby("dataset", sort=False):
+        rows = rows.copy()
+        if baseline in set(rows["family"]):
+            part = frame if dataset == ALL else frame[frame["dataset"] == dataset]
+            score = part.pivot_table(index=["dataset", "query_id"], columns="policy", values="score")
+            cost = part.pivot_table(index=["dataset", "query_id"], columns="policy", values="cost_usd")
+            mine = summary[(summary["dataset"] == dataset) & (summary["cost_per_1k_usd"] > 0)]
+            families = {f: list(g["policy"]) for f, g in mine.groupby("family", sort=False) if f in set(rows["family"])}
+            points = {p: (score[p].to_numpy(), cost[p].to_numpy()) for ps in families.values() for p in ps}
+            lo, hi = float(rows["cost_min_per_1k_usd"].iloc[0]), float(rows["cost_max_per_1k_usd"].iloc[0])
+            diffs = paired_aiq_differences(points, families, baseline, cost_range=(lo, hi), resamples=resamples,
+                                           seed=seed)  # fmt: skip
+            rows["aiq_diff_vs_baseline"] = [diffs[f].value for f in rows["family"]]
+            rows["diff_ci_low"] = [diffs[f].low for f in rows["family"]]
+            rows["diff_ci_high"] = [diffs[f].high for f in rows["family"]]
+            rows["beats_baseline"] = [diffs[f].beats for f in rows["family"]]
+            rows["baseline"] = baseline
+        out.append(rows)
+    return pd.concat(out, ignore_index=True)
+
+
+def verdict(aiq_frame: pd.DataFrame, dataset: str = ALL) -> str:
+    """One sentence: which routers beat the baseline on `dataset` (the whole paired interval above zero)."""
+    rows = aiq_frame[aiq_frame["dataset"] == dataset] if (aiq_frame["dataset"] == dataset).any() else aiq_frame
+    if "baseline" not in rows.columns or rows["baseline"].isna().all():
+        return "no table baseline in this run (add learned:<DIR fitted with --kind table>:<lambda> policies)"
+    base = str(rows["baseline"].dropna().iloc[0])
+    others = rows[rows["family"] != base].dropna(subset=["aiq_diff_vs_baseline"])
+    winners = others[others["beats_baseline"].astype(bool)]
+    if winners.empty:
+        return (f"no router beats the table ({base}): every paired 95% interval of the AIQ difference includes 0"
+                " or lies below it")
+    parts = [f"{r.family} (+{r.aiq_diff_vs_baseline:.4f}, 95% CI {r.diff_ci_low:+.4f} to {r.diff_ci_high:+.4f})"
+             for r in winners.itertuples()]  # fmt: skip
+    return f"beats the table ({base}) with the paired 95% interval above zero: " + "; ".join(parts)
 
 
 def failures(samples: list[dict[str, Any]]) -> dict[str, tuple[int, int, str]]:
@@ -171,3 +233,27 @@ def render_table(summary: pd.DataFrame, console: Any, *, title: str = "xrouter b
         ]  # fmt: skip
         table.add_row(*cells)
     console.print(table)
+
+
+def render_aiq(aiq_frame: pd.DataFrame, console: Any) -> None:
+    """Print the AIQ of every family (pooled rows when there are several datasets) and the verdict sentence."""
+    from rich.table import Table
+
+    rows = aiq_frame[aiq_frame["dataset"] == ALL] if (aiq_frame["dataset"] == ALL).any() else aiq_frame
+    table = Table(show_lines=False)
+    columns = ["family", "AIQ", "vs table", "95% CI", "acc @$0.5/1k", "acc @$1/1k", "$/1k to best single"]
+    for n, header in enumerate(columns):
+        table.add_column(header, justify="left" if n == 0 else "right", no_wrap=n == 0)
+    for r in rows.to_dict("records"):
+        name = "zero router (hull of single models)" if r["family"] == "single" else r["family"]
+        diff = r.get("aiq_diff_vs_baseline", float("nan"))
+        ci = "" if diff != diff else f"{r['diff_ci_low']:+.4f} to {r['diff_ci_high']:+.4f}"
+        table.add_row(name, f"{r['aiq']:.4f}", "" if diff != diff else f"{diff:+.4f}", ci,
+                      *(_num(r.get(k)) for k in ("accuracy_at_0.5_per_1k", "accuracy_at_1_per_1k")),
+                      _num(r.get("cost_per_1k_to_best_single"), "{:.3f}"))  # fmt: skip
+    console.print(table)
+    console.print(verdict(aiq_frame), markup=False, highlight=False)
+
+
+def _num(value: Any, fmt: str = "{:.3f}") -> str:
+    return "-" if value is None or value != value else fmt.format(value)

@@ -149,6 +149,7 @@ def build_components(
             timeout_s=settings.router_timeout_s,
             catalog=router_catalog,
             model_ids=tuple(settings.models),
+            max_turns=settings.max_turns,
         )
         policy = build_policy(settings.policy_spec(), policy_settings)
     engine = EpisodeEngine(policy, caller or built_caller, catalog, settings.models, settings.episode_config())

@@ -1,4 +1,4 @@
-"""Source adapters: local eval sets, RouterBench CSVs and guru parquet files -> guru-style rows.
+"""Source adapters: local eval sets, RouterBench and RouteLLM CSVs and guru parquet files -> guru-style rows.
 
 Each adapter module has `rows(path) -> Iterator[dict]`; the eval-set adapters also name the file they
 read inside an `evalsets/` folder (`DEFAULT_FILE`).
@@ -19,6 +19,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     "humaneval": ("xrouter.data.sources.humaneval", "HumanEval JSONL (prompt, test, entry_point) -> humaneval"),
     "aime24": ("xrouter.data.sources.aime24", "AIME 2024 JSONL (id, problem, answer) -> math__aime24"),
     "routerbench": ("xrouter.data.sources.routerbench", "RouterBench CSV -> <eval_name> rows with recorded outcomes"),
+    "routellm": ("xrouter.data.sources.routellm", "RouteLLM responses CSV -> gsm8k rows with recorded outcomes"),
     "guru": ("xrouter.data.sources.guru", "guru parquet/JSONL (LLM360/guru-RL-92k) -> same rows plus query ids"),
 }
 

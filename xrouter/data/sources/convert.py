@@ -43,7 +43,7 @@ def resolve_inputs(name: str, path: Path) -> list[Path]:
             if candidate.is_file():
                 return [candidate]
         raise DataError(f"{path}: expected {default} (an evalsets/ folder) or {Path(default).name}")
-    suffixes = (".csv",) if name == "routerbench" else INPUT_SUFFIXES
+    suffixes = (".csv",) if name in ("routerbench", "routellm") else INPUT_SUFFIXES
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in suffixes)
     if not files:
         raise DataError(f"{path}: no {' or '.join(suffixes)} files for source {name!r}")

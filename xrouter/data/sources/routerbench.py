@@ -1,11 +1,14 @@
 """RouterBench CSVs (as in `routerbench_slices/`) -> guru rows that replay and the reward can join on.
 
+`recorded_rows` does the same for any long outcome table (the RouteLLM adapter uses it).
+
 * `query_id` is exactly the id `xrouter.data.outcomes` gives the query (the `sample_id`, with the
   original row index appended when a `sample_id` repeats), and `prompt` is the single user message
   the replay server matches (the prompt strings joined with newlines), so replayed calls find it.
 * `data_source` is the benchmark's `eval_name` (`arc-challenge`, `winogrande`, `mbpp`).
 * RouterBench stores no gold answers, only per-model correctness. For multiple-choice benchmarks the
   ground truth is the choice letter that the models judged correct answered (majority; style "rule").
+  For GSM8K the ground truth is the final number the correct answers agree on (majority).
   Where no model was correct, and for MBPP (no test cases in the data), the ground truth is empty and
   the style is "recorded": score such rows with the recorded correctness in `extra_info.recorded`
   (`[{model, score, cost_usd}]`), which is also how a replayed model answer should be scored.
@@ -23,8 +26,10 @@ import pandas as pd
 
 from xrouter.data.outcomes import load_routerbench_csv
 from xrouter.data.sources.common import guru_row
+from xrouter.reward.scorers.gsm8k import predicted_number
 
 MULTIPLE_CHOICE = {"arc-challenge", "winogrande", "mmlu", "hellaswag"}
+NUMERIC = {"gsm8k"}
 _LETTER = re.compile(r"^\W*([A-E])\b")
 
 
@@ -34,19 +39,27 @@ def choice_letter(response: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _final_number(response: str) -> str | None:
+    value = predicted_number(str(response))
+    return None if value is None else f"{value:g}"
+
+
 def _ground_truth(dataset: str, group: pd.DataFrame) -> tuple[str, str]:
-    if dataset not in MULTIPLE_CHOICE:
+    if dataset not in MULTIPLE_CHOICE and dataset not in NUMERIC:
         return "", "recorded"
+    read = choice_letter if dataset in MULTIPLE_CHOICE else _final_number
     correct = group[group["score"] >= 1.0]["response"]
-    letters = Counter(letter for letter in map(choice_letter, correct) if letter)
-    if not letters:
+    answers = Counter(answer for answer in map(read, correct) if answer)
+    if not answers:
         return "", "recorded"
-    return letters.most_common(1)[0][0], "rule"
+    return answers.most_common(1)[0][0], "rule"
 
 
 def _ability(dataset: str) -> str:
     if dataset in MULTIPLE_CHOICE:
         return "multiple_choice"
+    if dataset in NUMERIC:
+        return "math"
     return "codegen" if dataset in ("mbpp", "humaneval") else "general"
 
 
@@ -56,7 +69,11 @@ def _maybe(value: Any) -> float | None:
 
 def rows(path: Path) -> Iterator[dict[str, Any]]:
     """Guru rows, one per query of a RouterBench-format CSV, in file order."""
-    long = load_routerbench_csv(path)
+    return recorded_rows(load_routerbench_csv(path), "routerbench")
+
+
+def recorded_rows(long: pd.DataFrame, source: str) -> Iterator[dict[str, Any]]:
+    """Guru rows, one per query of a long outcome table, in table order."""
     for n, (query_id, group) in enumerate(long.groupby("query_id", sort=False)):
         dataset = str(group["dataset"].iloc[0])
         truth, style = _ground_truth(dataset, group)
@@ -75,7 +92,7 @@ def rows(path: Path) -> Iterator[dict[str, Any]]:
             extra={
                 "split": "train",
                 "dataset": dataset,
-                "source": "routerbench",
+                "source": source,
                 "recorded_models": [str(m) for m in group["model"]],
                 "recorded": recorded,
                 "answer_source": "recorded correct answers (majority letter)" if truth else "none",

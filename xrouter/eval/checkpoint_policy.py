@@ -1,0 +1,56 @@
+"""`hf:PATH` in the benchmark: a trained router checkpoint run through the episode engine, as served.
+
+The policy object is the one `xrouter serve --policy hf:PATH` builds (`xrouter.engine.hf_policy`), the pool is
+the benchmark's candidate models (`--models`), and the mode is the one the checkpoint was trained in (its
+`xrouter.json`, else agent), so a benchmark sample is exactly what serving the checkpoint would have returned.
+It samples at temperature 1, as in its training rollouts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from xrouter.errors import UsageError
+from xrouter.eval.datasets import BenchItem
+from xrouter.eval.episodes import episode_sample, recorded_answer_model
+from xrouter.eval.policies import BenchContext, Policy, Sample
+
+PREFIX = "hf:"
+
+
+class CheckpointPolicy(Policy):
+    """A router checkpoint folder (`hf:PATH`) answering every query in an engine episode."""
+
+    def __init__(self, name: str, folder: str, temperature: float = 1.0) -> None:
+        super().__init__(name)
+        self.folder = folder
+        self.temperature = temperature
+        self.engine = None
+
+    def prepare(self, items: Sequence[BenchItem], ctx: BenchContext) -> None:
+        """Load the checkpoint and build the engine over the candidate models."""
+        from xrouter.engine.episode import EpisodeConfig, EpisodeEngine
+        from xrouter.engine.hf_policy import build_hf_policy
+        from xrouter.engine.policy import PolicySettings
+        from xrouter.train.models import read_router_card
+
+        if ctx.caller is None or ctx.catalog is None:
+            raise UsageError(f"policy {self.name} needs a model backend")
+        if not ctx.candidates:
+            raise UsageError(f"policy {self.name} needs the pool it routes to: give --models A,B,...")
+        mode = read_router_card(self.folder).get("mode", "agent")
+        policy = build_hf_policy(self.folder, PolicySettings(temperature=self.temperature))
+        config = EpisodeConfig(mode=mode, target_timeout_s=ctx.timeout_s or 120.0)
+        self.engine = EpisodeEngine(policy, ctx.caller, ctx.catalog, list(ctx.candidates), config)
+
+    async def run(self, item: BenchItem, ctx: BenchContext) -> Sample:
+        """One episode; its answer is scored like any other policy's."""
+        from xrouter.engine.episode import RequestOptions
+
+        started = time.perf_counter()
+        options = RequestOptions(max_tokens=ctx.max_tokens, query_id=item.query_id)
+        trajectory = await self.engine.run([dict(m) for m in item.messages], options)
+        meta = trajectory.to_metadata()
+        model = trajectory.answer_model or recorded_answer_model(item, ctx, trajectory.answer, meta)
+        return episode_sample(self.name, item, ctx, trajectory.answer, meta, time.perf_counter() - started, model)
