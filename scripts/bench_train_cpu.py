@@ -137,7 +137,8 @@ def main() -> int:
 def fit_baselines(args: argparse.Namespace, csvs: list[Path], pool: tuple[str, ...]) -> None:
     """The per-task table and the kNN router, fitted on the same fit split the router was trained on."""
     for kind in ("table", "knn"):
-        xrouter("fit-router", "--kind", kind, "--data", *map(str, csvs), "--models", ",".join(pool), "--split", "fit",
+        data = [a for c in csvs for a in ("--data", str(c))]
+        xrouter("fit-router", "--kind", kind, *data, "--models", ",".join(pool), "--split", "fit",
                 "--holdout", str(args.holdout), "--seed", "0", "--out", str(args.out / "baselines" / kind), "--overwrite")  # fmt: skip
 
 

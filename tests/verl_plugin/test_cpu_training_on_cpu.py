@@ -153,3 +153,15 @@ def test_merged_checkpoint_serves_a_request_that_calls_a_model(routing: dict, rl
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_bench_runs_the_merged_checkpoint_through_the_engine(routing: dict, rl_run: dict, tmp_path: Path):
+    """`xrouter bench --policy hf:OUT/model` scores the checkpoint's episodes on replayed outcomes."""
+    out = tmp_path / "bench"
+    proc = xrouter("bench", "--dataset", str(routing["data"]), "--policy", f"hf:{rl_run['out'] / 'model'}",
+                   "--policy", f"single:{POOL[0]}", "--models", ",".join(POOL), "--out", str(out), "--no-plot")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    mine = [s for s in samples if s["policy"].startswith("hf:")]
+    assert len(mine) == 6  # every query of the slice
+    assert any(s["calls"] == 1 and s["models"][0] in POOL and s["cost_usd"] > 0 for s in mine)
