@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from xrouter.catalog import Usage
-from xrouter.engine.policy import PolicySettings, RouterPolicyError, RouterPrice, RouterToolCall, RouterTurn
+from xrouter.engine.router_turn import PolicySettings, RouterPolicyError, RouterPrice, RouterToolCall, RouterTurn
 
 logger = logging.getLogger(__name__)
 _HERMES_CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
