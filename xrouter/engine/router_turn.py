@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xrouter.catalog import Usage
+from xrouter.llm.limits import DEFAULT_MAX_ANSWER_BYTES
 
 
 class RouterPolicyError(Exception):
@@ -41,6 +42,7 @@ class RouterTurn:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     latency_s: float = 0.0
+    estimated: bool = False  # the router endpoint sent no usage: `usage` is counted from the texts
 
     def assistant_message(self) -> dict[str, Any]:
         """The OpenAI assistant message that records this turn in the router's chat."""
@@ -78,3 +80,4 @@ class PolicySettings:
     timeout_s: float = 120.0
     catalog: Any = None
     model_ids: tuple[str, ...] = ()
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES

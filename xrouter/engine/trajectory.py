@@ -43,6 +43,8 @@ class CallRecord:
     cost_usd: float = 0.0
     spent_usd: float = 0.0
     priced: bool = True
+    estimated: bool = False  # the provider sent no usable usage: tokens and cost are estimates
+    cost_replaced: bool = False  # an implausible provider-reported cost was replaced by the catalog price
     latency_s: float = 0.0
     cache_hit: bool = False
 
@@ -65,6 +67,7 @@ class CallRecord:
             "output_tokens": self.output_tokens,
             "latency_s": self.latency_s,
             "cache_hit": self.cache_hit,
+            "estimated": self.estimated,
             "error": self.error,
         }
 
@@ -83,6 +86,7 @@ class TurnRecord:
     router_output_tokens: int = 0
     router_cost_usd: float = 0.0
     router_latency_s: float = 0.0
+    router_estimated: bool = False  # no usage from the router endpoint: tokens counted from the texts
 
     def view(self, visible: str) -> TurnView:
         """The rules' view of this turn."""
@@ -173,9 +177,12 @@ class Trajectory:
             "models_called": sorted(set(models)),
             "cache_hits": sum(1 for c in self.model_calls if c.cache_hit),
             "unpriced_calls": sum(1 for c in self.model_calls if not c.priced),
+            "estimated_calls": sum(1 for c in self.model_calls if c.estimated),
+            "cost_replaced_calls": sum(1 for c in self.model_calls if c.cost_replaced),
             "router_tokens": {
                 "input": sum(t.router_input_tokens for t in self.turns),
                 "output": sum(t.router_output_tokens for t in self.turns),
+                "estimated": any(t.router_estimated for t in self.turns),
             },
             "call_history": [c.to_dict() for c in self.calls],
             "request_id": self.request_id,
