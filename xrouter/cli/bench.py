@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from xrouter.cli.credentials import add_env_file_argument, load_provider_keys
 from xrouter.cli.models import add_catalog_argument
 from xrouter.errors import UsageError
 
@@ -59,6 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         " overlap)")  # fmt: skip
     parser.add_argument("--no-plot", action="store_true", help="skip frontier.png")
     add_catalog_argument(parser)
+    add_env_file_argument(parser)  # read with --backend live
 
 
 def _aiq_range(text: str | None) -> tuple[float, float] | None:
@@ -80,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     from xrouter.eval.bench import BenchConfig, run_bench
     from xrouter.eval.summary import render_table
 
+    if args.backend == "live":
+        load_provider_keys(args)
     config = BenchConfig(
         datasets=args.dataset, policies=args.policy, out_dir=args.out, backend=args.backend,
         replay_url=args.replay_url, catalog=args.catalog,

@@ -17,6 +17,7 @@ import asyncio
 import sys
 from typing import Any
 
+from xrouter.cli.credentials import add_env_file_argument, load_provider_keys
 from xrouter.cli.models import add_catalog_argument
 from xrouter.errors import UsageError
 
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", default=None, metavar="FILE", help="SQLite response cache (readwrite)")
     parser.add_argument("--ledger", default=None, metavar="FILE", help="append every call to this JSONL cost ledger")
     add_catalog_argument(parser)
+    add_env_file_argument(parser)
 
 
 async def _record_all(args: argparse.Namespace, queries: Any, model_ids: list[str], recorder: Any) -> dict[str, int]:
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--concurrency must be >= 1, got {args.concurrency}")
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit must be >= 1, got {args.limit}")
+    load_provider_keys(args)
     catalog = load_catalog(args.catalog)
     model_ids = [m.strip() for m in args.models.split(",") if m.strip()]
     model_ids = [catalog.resolve(m).id for m in model_ids]  # unknown ids fail here, before any call

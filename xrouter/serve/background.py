@@ -16,8 +16,13 @@ import uvicorn
 class BackgroundServer:
     """A uvicorn server on a daemon thread; `url` is `http://host:port` once started."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *, startup_timeout_s: float = 30.0) -> None:
-        self._config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, *, startup_timeout_s: float = 30.0, **options: Any
+    ) -> None:
+        """`options` go to `uvicorn.Config` (e.g. `xrouter.serve.protocol.server_options(settings)`)."""
+        self._config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="on", access_log=False, **options
+        )
         self._server = uvicorn.Server(self._config)
         self._thread = threading.Thread(target=self._server.run, name=f"uvicorn-{host}:{port}", daemon=True)
         self._timeout = startup_timeout_s
