@@ -99,32 +99,33 @@ _STRICT = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)  # 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
     """True when containers nest deeper than `limit` (iterative: no recursion on hostile input)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    containers = (dict, list)  # a tuple: `dict | list` would build a new union object on every evaluation
+    level, depth = [value], 1
+    while level:
+        if depth > limit:
+            return True
+        below = []
+        for item in level:
+            for child in item.values() if type(item) is dict else item:
+                if isinstance(child, containers):
+                    below.append(child)
+        level, depth = below, depth + 1
     return False
 
 
 def strict_json_loads(data: str | bytes, *, max_depth: int | None = None) -> Any:
     """Decode JSON as the standard defines it: NonFiniteNumber for NaN/Infinity/1e999, TooDeep past `max_depth`.
 
-    Other syntax errors raise `json.JSONDecodeError` as usual. The nesting check walks only bodies with
-    enough brackets to possibly exceed the limit, so ordinary requests pay nothing for it.
+    Other syntax errors raise `json.JSONDecodeError` as usual. The nesting check walks the decoded containers
+    only (strings and numbers cost nothing), so an ordinary chat request pays a few microseconds for it.
     """
     try:
         text = data.decode(json.detect_encoding(data), "surrogatepass") if isinstance(data, bytes) else data
         value = _STRICT.decode(text)
     except RecursionError:
         raise TooDeep("nested too deeply to decode") from None
-    if max_depth is not None:
-        brackets = text.count("[") + text.count("{")
-        if brackets > max_depth and _depth_exceeds(value, max_depth):
-            raise TooDeep(f"nested more than {max_depth} levels deep")
+    if max_depth is not None and isinstance(value, (dict, list)) and _depth_exceeds(value, max_depth):
+        raise TooDeep(f"nested more than {max_depth} levels deep")
     return value
 
 

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from xrouter.llm.ledger import read_ledger
+from xrouter.serve import fault_upstream
 from xrouter.serve.app import create_app
 from xrouter.serve.background import BackgroundServer
-from xrouter.serve.fault_upstream import create_fault_upstream_app
 from xrouter.serve.protocol import server_options
 from xrouter.serve.state import ServeSettings
 
@@ -33,28 +33,10 @@ MODELS = ("fault-a", "fault-b", "fault-lite", "fault-free", "fault-c")
 BOUND_S = 20.0  # "bounded time": generous, far above any expected answer time, far below "held forever"
 
 
-def catalog_yaml(base: str) -> str:
-    """Catalog of the fault models: two direct-HTTP models, one LiteLLM-path model, one without a price."""
-    common = f"provider: faulty, tier: budget, context_window: 32000, max_output_tokens: 4096, api_base: '{base}'"
-    return (
-        "models:\n"
-        f"  - {{id: fault-a, litellm_model: openai/fault-a, input_usd_per_mtok: 1.0, output_usd_per_mtok: 2.0, "
-        f"api_key_env: FAULT_API_KEY, {common}}}\n"
-        f"  - {{id: fault-b, litellm_model: openai/fault-b, input_usd_per_mtok: 0.5, output_usd_per_mtok: 1.0, "
-        f"api_key_env: FAULT_API_KEY, {common}}}\n"
-        f"  - {{id: fault-lite, litellm_model: together_ai/fault-lite, input_usd_per_mtok: 1.0, "
-        f"output_usd_per_mtok: 2.0, api_key_env: FAULT_API_KEY, {common}}}\n"
-        f"  - {{id: fault-free, litellm_model: openai/fault-free, input_usd_per_mtok: null, "
-        f"output_usd_per_mtok: null, api_key_env: FAULT_API_KEY, {common}}}\n"
-        f"  - {{id: fault-c, litellm_model: openai/fault-c, input_usd_per_mtok: 1.0, output_usd_per_mtok: 2.0, "
-        f"api_key_env: FAULT_API_KEY, {common}}}\n"
-    )
-
-
 @pytest.fixture(scope="session")
 def upstream() -> Iterator[tuple[str, Any]]:
     """(base URL with /v1, app) of the fault upstream; `app.state.seen` holds what it received."""
-    app = create_fault_upstream_app()
+    app = fault_upstream.create_fault_upstream_app()
     with BackgroundServer(app) as server:
         yield f"{server.url}/v1", app
 
@@ -63,7 +45,7 @@ def upstream() -> Iterator[tuple[str, Any]]:
 def fault_catalog(upstream, tmp_path_factory) -> Path:
     """The catalog file of the fault models, pointing at the upstream."""
     path = tmp_path_factory.mktemp("faults") / "catalog.yaml"
-    path.write_text(catalog_yaml(upstream[0]))
+    path.write_text(fault_upstream.fault_catalog(upstream[0]))
     return path
 
 

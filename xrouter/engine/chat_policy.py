@@ -49,19 +49,20 @@ def _tool_call(raw: Any, index: int) -> RouterToolCall:
     if not isinstance(function, dict) or not isinstance(function.get("name", ""), str):
         raise RouterPolicyError(f"router response tool_calls[{index}] is not a function call object")
     arguments = function.get("arguments", "{}")
-    if isinstance(arguments, dict | list):
+    if isinstance(arguments, (dict, list)):
         arguments = json.dumps(arguments)
     elif not isinstance(arguments, str):
         raise RouterPolicyError(f"router response tool_calls[{index}].function.arguments is not JSON text")
     return RouterToolCall(id=str(raw.get("id") or f"call_{index}"), name=function.get("name", ""), arguments=arguments)
 
 
-def _usage(body: dict[str, Any], message: dict[str, Any], prompt_chars: int) -> tuple[Usage, bool]:
+def _usage(body: dict[str, Any], message: dict[str, Any], prompt: list[dict[str, Any]]) -> tuple[Usage, bool]:
     """(usage, estimated): the reported counts, or counted text when the endpoint sent no usage."""
     raw = body.get("usage")
     if raw is None:
         out_chars = len(message.get("content") or "") + len(json.dumps(message.get("tool_calls") or []))
-        tokens = (max(1, int(prompt_chars / CHARS_PER_TOKEN)), max(1, int(out_chars / CHARS_PER_TOKEN)))
+        in_chars = message_chars(prompt)
+        tokens = (max(1, int(in_chars / CHARS_PER_TOKEN)), max(1, int(out_chars / CHARS_PER_TOKEN)))
         return Usage(*tokens), True
     counts = [raw.get(k) if isinstance(raw, dict) else None for k in ("prompt_tokens", "completion_tokens")]
     if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
@@ -69,8 +70,13 @@ def _usage(body: dict[str, Any], message: dict[str, Any], prompt_chars: int) -> 
     return Usage(input_tokens=counts[0], output_tokens=counts[1]), False
 
 
-def parse_router_response(body: Any, price: RouterPrice, latency_s: float, prompt_chars: int = 0) -> RouterTurn:
-    """Turn an OpenAI chat-completion body into a `RouterTurn`; malformed bodies raise `RouterPolicyError`."""
+def parse_router_response(
+    body: Any, price: RouterPrice, latency_s: float, prompt: list[dict[str, Any]] | None = None
+) -> RouterTurn:
+    """Turn an OpenAI chat-completion body into a `RouterTurn`; malformed bodies raise `RouterPolicyError`.
+
+    `prompt` (the router chat sent) is what the input tokens are counted from when the body has no usage.
+    """
     choices = body.get("choices") if isinstance(body, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise RouterPolicyError("router response has no choices[0] object")
@@ -86,7 +92,7 @@ def parse_router_response(body: Any, price: RouterPrice, latency_s: float, promp
     calls = [_tool_call(raw, index) for index, raw in enumerate(raw_calls)]
     if not calls and "<tool_call>" in text:
         text, calls = hermes_calls(text)
-    usage, estimated = _usage(body, message, prompt_chars)
+    usage, estimated = _usage(body, message, prompt or [])
     return RouterTurn(
         text=text,
         tool_calls=tuple(calls),
@@ -99,8 +105,11 @@ def parse_router_response(body: Any, price: RouterPrice, latency_s: float, promp
 
 async def _read_capped(response: Any, limit: int) -> bytes:
     """An aiohttp response body, refused (RouterPolicyError) rather than read past `limit` bytes."""
-    if (response.content_length or 0) > limit:
+    declared = response.content_length
+    if declared is not None and declared > limit:
         raise RouterPolicyError(f"router answer larger than {limit} bytes (the answer size cap)")
+    if declared is not None and not response.headers.get("Content-Encoding"):
+        return await response.read()  # the length is known and within the cap: one read
     chunks, size = [], 0
     async for chunk in response.content.iter_chunked(1 << 16):
         size += len(chunk)
@@ -168,7 +177,7 @@ class EndpointRouterPolicy:
             body = json.loads(raw)
         except (ValueError, RecursionError):
             raise RouterPolicyError("router endpoint returned a body that is not JSON") from None
-        return parse_router_response(body, self.price, time.perf_counter() - started, message_chars(messages))
+        return parse_router_response(body, self.price, time.perf_counter() - started, messages)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
@@ -217,7 +226,7 @@ class LiteLLMRouterPolicy:
         except Exception as exc:  # LiteLLM raises many provider-specific types; all mean "no router turn"
             raise RouterPolicyError(f"router model {spec.id} failed: {exc.__class__.__name__}: {exc}") from None
         body = response.model_dump() if hasattr(response, "model_dump") else dict(response)
-        turn = parse_router_response(body, self.price, time.perf_counter() - started, message_chars(messages))
+        turn = parse_router_response(body, self.price, time.perf_counter() - started, messages)
         if len(turn.text) > self._settings.max_answer_bytes:  # LiteLLM has read it already; do not pass it on
             raise RouterPolicyError(f"router answer larger than {self._settings.max_answer_bytes} bytes (the cap)")
         return turn

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -82,15 +83,23 @@ class Ledger:
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            self._seal_torn_tail()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise DataError(f"{self.path}: cannot open ledger for appending ({exc.strerror})") from None
+        self._seal_torn_tail()
 
     def _seal_torn_tail(self) -> None:
         """End a torn last line (left by a crash mid-write) so the next record starts on a line of its own."""
-        size = os.fstat(self._fd).st_size
-        if size and os.pread(self._fd, 1, size - 1) != b"\n":
+        try:
+            info = os.fstat(self._fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+                return  # a pipe or a terminal has no tail to repair
+            with open(self.path, "rb") as handle:
+                handle.seek(info.st_size - 1)
+                torn = handle.read(1) != b"\n"
+        except OSError:  # unreadable (write-only file): nothing to check
+            return
+        if torn:
             logger.warning("%s: the last line is torn (a crash mid-write); appending after it", self.path)
             append_line(self._fd, b"\n")
 

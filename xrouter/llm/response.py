@@ -32,9 +32,13 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+_NOT_RECORDS = (str, bytes, int, float, list, tuple)  # tuples, not `a | b`: a union is built on every evaluation
+_NUMBERS = (int, float)
+
+
 def _is_record(obj: Any) -> bool:
     """A JSON object, or an object of the SDK that stands for one (not a string, number or list)."""
-    return obj is not None and not isinstance(obj, str | bytes | int | float | list | tuple)
+    return obj is not None and not isinstance(obj, _NOT_RECORDS)
 
 
 def _int(value: Any) -> int:
@@ -46,7 +50,7 @@ def _int(value: Any) -> int:
 
 def _count(value: Any) -> int | None:
     """A token count as sent: a non-negative whole number, else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, _NUMBERS) or not math.isfinite(value):
         return None
     return int(value) if value >= 0 and value == int(value) else None
 
@@ -103,7 +107,7 @@ def _text(message: Any) -> str:
 def parse_response(response: Any) -> ParsedResponse:
     """Extract text, finish reason, usage and costs; ValueError when the body is not a usable chat completion."""
     choices = _get(response, "choices")
-    if not isinstance(choices, list | tuple) or not choices:
+    if not isinstance(choices, (list, tuple)) or not choices:
         raise ValueError("provider response has no choices")
     choice = choices[0]
     message = _get(choice, "message") if _is_record(choice) else None

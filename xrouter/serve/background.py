@@ -2,14 +2,19 @@
 
 with BackgroundServer(app) as server:      # binds 127.0.0.1 on a free port
     httpx.get(f"{server.url}/health")
+
+`wait_until_serving(url, process)` waits for a server started as a separate process (benchmarks, soaks).
 """
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -58,3 +63,20 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def wait_until_serving(
+    url: str, process: subprocess.Popen, timeout_s: float = 90.0, output: Callable[[], str] | None = None
+) -> None:
+    """Poll `url` until it answers below 500; RuntimeError (with `output()`, its last words) if `process` exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            said = output()[-2000:] if output is not None else ""
+            raise RuntimeError(f"{url}: the server exited with code {process.returncode}: {said}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not come up in {timeout_s:.0f}s")

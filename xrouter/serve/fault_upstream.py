@@ -22,6 +22,7 @@ FAULT. M is a model name as on the wire (`fault-a` means the tool `call_fault_a`
 
 Every answer reports 100 prompt and 20 completion tokens, so costs are predictable. `app.state.seen` keeps
 the last requests received (role, body, headers) for tests that check what reached an upstream.
+`fault_catalog(base_url)` is a catalog of target models served by it.
 """
 
 from __future__ import annotations
@@ -160,8 +161,8 @@ async def _drip(data: bytes, seconds: float) -> AsyncIterator[bytes]:
         await asyncio.sleep(seconds / pieces)
 
 
-async def _answer(fault: str, good: dict[str, Any], request: Request, counters: collections.Counter) -> Response:
-    """Apply one FAULT to the good answer `good`."""
+async def _answer(fault: str, good: dict[str, Any], request: Request, counters: collections.Counter, key: str):
+    """Apply one FAULT to the good answer `good` (`key` keeps `flaky` counters apart)."""
     kind, _, arg = fault.partition(":")
     if kind in ("slow", "hang"):
         await asyncio.sleep(float(arg or "3600"))
@@ -171,9 +172,8 @@ async def _answer(fault: str, good: dict[str, Any], request: Request, counters: 
         seen = "; ".join(f"{k}: {v}" for k, v in request.headers.items())
         return _error(int(arg or "400"), f"rejected request with headers {seen}")
     if kind == "flaky":
-        counter_key = (directives_key(good), good["model"])
-        counters[counter_key] += 1
-        if counters[counter_key] <= int(arg):
+        counters[(key, good["model"])] += 1
+        if counters[(key, good["model"])] <= int(arg):
             return _error(500, "flaky upstream failure")
     if kind == "cut":
         return Response(b'{"id": "x", "cho', media_type="application/json", headers={"content-length": "4000"})
@@ -183,9 +183,23 @@ async def _answer(fault: str, good: dict[str, Any], request: Request, counters: 
     return broken if broken is not None else Response(json.dumps(good), media_type="application/json")
 
 
-def directives_key(good: dict[str, Any]) -> str:
-    """The `key` directive a good answer was built for (kept in its id)."""
-    return str(good.get("id", "")).removeprefix("chatcmpl-fault-")
+def fault_catalog(base_url: str, key_env: str = "FAULT_API_KEY") -> str:
+    """Catalog YAML of the fault models at `base_url` (…/v1): fault-a, -b, -c over direct HTTP ($1/$2, $0.5/$1
+    and $1/$2 per 1M tokens), fault-lite through LiteLLM ($1/$2) and fault-free without a price."""
+    common = f"provider: faulty, tier: budget, context_window: 32000, max_output_tokens: 4096, api_base: '{base_url}'"
+    entries = [
+        ("fault-a", "openai/fault-a", "1.0", "2.0"),
+        ("fault-b", "openai/fault-b", "0.5", "1.0"),
+        ("fault-lite", "together_ai/fault-lite", "1.0", "2.0"),
+        ("fault-free", "openai/fault-free", "null", "null"),
+        ("fault-c", "openai/fault-c", "1.0", "2.0"),
+    ]
+    lines = [
+        f"  - {{id: {i}, litellm_model: {m}, input_usd_per_mtok: {pin}, output_usd_per_mtok: {pout}, "
+        f"api_key_env: {key_env}, {common}}}"
+        for i, m, pin, pout in entries
+    ]
+    return "models:\n" + "\n".join(lines) + "\n"
 
 
 def create_fault_upstream_app(history: int = 2000) -> FastAPI:
@@ -219,7 +233,6 @@ def create_fault_upstream_app(history: int = 2000) -> FastAPI:
             text = _DIRECTIVES.sub("", user if isinstance(user, str) else "").strip()
             good = _completion({"role": "assistant", "content": f"answer of {model}: {text}"}, model)
             fault = found.get(f"target.{model}", found.get("target", "ok"))
-        good["id"] = f"chatcmpl-fault-{found.get('key', '')}"
-        return await _answer(fault, good, request, counters)
+        return await _answer(fault, good, request, counters, found.get("key", ""))
 
     return app
