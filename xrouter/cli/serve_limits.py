@@ -16,7 +16,7 @@ _FLAGS: tuple[tuple[str, type, Any, str, str], ...] = (
     ("--max-answer-bytes", int, DEFAULT_MAX_ANSWER_BYTES, "N",
      "largest answer accepted from a target or the router (default 4 MiB; a larger target answer is a failed call, "
      "a larger router answer a 502)"),
-    ("--allowed-fails", int, 3, "N", "failed attempts of one model within 60 s before it cools down (default 3)"),
+    ("--allowed-fails", int, 3, "N", "a model with more than N failed attempts within 60 s cools down (default 3)"),
     ("--cooldown-s", float, 5.0, "S", "how long a model that keeps failing is not called (default 5; 0 turns cooldowns off)"),
 )  # fmt: skip
 

@@ -64,10 +64,15 @@ def _usage(body: dict[str, Any], message: dict[str, Any], prompt: list[dict[str,
         in_chars = message_chars(prompt)
         tokens = (max(1, int(in_chars / CHARS_PER_TOKEN)), max(1, int(out_chars / CHARS_PER_TOKEN)))
         return Usage(*tokens), True
-    counts = [raw.get(k) if isinstance(raw, dict) else None for k in ("prompt_tokens", "completion_tokens")]
-    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+    prompt_tokens = raw.get("prompt_tokens") if isinstance(raw, dict) else None
+    completion_tokens = raw.get("completion_tokens") if isinstance(raw, dict) else None
+    if not (_whole(prompt_tokens) and _whole(completion_tokens)):
         raise RouterPolicyError("router response usage is not an object with whole prompt/completion token counts")
-    return Usage(input_tokens=counts[0], output_tokens=counts[1]), False
+    return Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens), False
+
+
+def _whole(count: Any) -> bool:
+    return type(count) is int and count >= 0  # not bool, not float
 
 
 def parse_router_response(

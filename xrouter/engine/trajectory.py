@@ -162,29 +162,32 @@ class Trajectory:
 
     def to_metadata(self) -> dict[str, Any]:
         """The `router_metadata` object of the API response."""
-        models = [c.model for c in self.model_calls if c.model]
+        calls = self.calls
+        model_calls = [c for c in calls if c.executed and c.model is not None]  # once, not per field
+        target_cost = sum(c.cost_usd for c in model_calls)
+        router_cost = self.router_cost_usd
         return {
             "model_used": self.model_used,
-            "total_cost": self.target_cost_usd + self.router_cost_usd,
-            "router_cost": self.router_cost_usd,
-            "target_models_cost": self.target_cost_usd,
+            "total_cost": target_cost + router_cost,
+            "router_cost": router_cost,
+            "target_models_cost": target_cost,
             "total_time": self.total_time_s,
             "routing_strategy": self.strategy,
             "valid": self.outcome.valid,
             "finish": self.outcome.finish,
             "reason": self.outcome.reason,
             "turns_used": len(self.turns),
-            "models_called": sorted(set(models)),
-            "cache_hits": sum(1 for c in self.model_calls if c.cache_hit),
-            "unpriced_calls": sum(1 for c in self.model_calls if not c.priced),
-            "estimated_calls": sum(1 for c in self.model_calls if c.estimated),
-            "cost_replaced_calls": sum(1 for c in self.model_calls if c.cost_replaced),
+            "models_called": sorted({c.model for c in model_calls if c.model}),
+            "cache_hits": sum(c.cache_hit for c in model_calls),
+            "unpriced_calls": sum(not c.priced for c in model_calls),
+            "estimated_calls": sum(c.estimated for c in model_calls),
+            "cost_replaced_calls": sum(c.cost_replaced for c in model_calls),
             "router_tokens": {
                 "input": sum(t.router_input_tokens for t in self.turns),
                 "output": sum(t.router_output_tokens for t in self.turns),
                 "estimated": any(t.router_estimated for t in self.turns),
             },
-            "call_history": [c.to_dict() for c in self.calls],
+            "call_history": [c.to_dict() for c in calls],
             "request_id": self.request_id,
         }
 
