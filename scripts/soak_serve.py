@@ -229,11 +229,11 @@ def main() -> int:
                 process.terminate()
                 process.wait(timeout=30)
     summary.update(rss_before_mb=rss_before, rss_after_mb=rss_after, wall_s=wall, still_serving=alive)
+    summary["ledger_matches"] = summary["episodes"] == summary["ledger_request_lines"]
     _report(summary)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(summary, indent=2))
-    summary["ledger_matches"] = summary["episodes"] == summary["ledger_request_lines"]
     no_500 = not any(key.startswith("500") for key in summary["answers"])
     return 0 if alive and no_500 and summary["ledger_matches"] else 1
 
