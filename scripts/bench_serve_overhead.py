@@ -26,8 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("XROUTER_DATA") or "data") / "routerbench_slices" / "arc_challenge_train.csv"
 OFFLINE = {
@@ -50,16 +48,9 @@ def _spawn(args: list[str]) -> subprocess.Popen:
 
 
 def _wait(url: str, process: subprocess.Popen, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not come up in {timeout_s:.0f}s")
+    from xrouter.serve.background import wait_until_serving
+
+    wait_until_serving(url, process, timeout_s, lambda: process.stderr.read().decode())  # type: ignore[union-attr]
 
 
 def _serve_replay(port: int, data: str) -> None:

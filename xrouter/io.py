@@ -1,10 +1,12 @@
-"""File helpers: atomic writes (temporary name, then rename) and JSONL reading with located errors."""
+"""File and JSON helpers: atomic writes (temporary name, then rename), JSONL reading with located errors, and
+strict JSON decoding for text from outside (no NaN/Infinity, bounded nesting)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -80,3 +82,77 @@ def refuse_existing(paths: Iterable[str | Path], *, overwrite: bool, resumable: 
         if path.exists():
             hint = "--overwrite to replace it" + (", or --resume to continue it" if resumable else "")
             raise UsageError(f"{path} exists; pass {hint}")
+class StrictJSONError(ValueError):
+    """Text that is JSON only by Python's lenient reading (NaN, Infinity, overflowing numbers, absurd nesting)."""
+
+
+class NonFiniteNumber(StrictJSONError):
+    """NaN, Infinity or a number too large for a double."""
+
+
+class TooDeep(StrictJSONError):
+    """Containers nested past the limit."""
+
+
+def _no_constant(name: str) -> float:
+    raise NonFiniteNumber(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NonFiniteNumber(f"{text} is too large for a number")
+    return value
+
+
+_STRICT = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)  # built once: loads() would rebuild it
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """True when containers nest deeper than `limit` (iterative: no recursion on hostile input)."""
+    containers = (dict, list)  # a tuple: `dict | list` would build a new union object on every evaluation
+    level, depth = [value], 1
+    while level:
+        if depth > limit:
+            return True
+        below = []
+        for item in level:
+            for child in item.values() if type(item) is dict else item:
+                if isinstance(child, containers):
+                    below.append(child)
+        level, depth = below, depth + 1
+    return False
+
+
+def strict_json_loads(data: str | bytes, *, max_depth: int | None = None) -> Any:
+    """Decode JSON as the standard defines it: NonFiniteNumber for NaN/Infinity/1e999, TooDeep past `max_depth`.
+
+    Other syntax errors raise `json.JSONDecodeError` as usual. The nesting check walks the decoded containers
+    only (strings and numbers cost nothing), so an ordinary chat request pays a few microseconds for it.
+    """
+    try:
+        text = data.decode(json.detect_encoding(data), "surrogatepass") if isinstance(data, bytes) else data
+        value = _STRICT.decode(text)
+    except RecursionError:
+        raise TooDeep("nested too deeply to decode") from None
+    if max_depth is not None and isinstance(value, (dict, list)) and _depth_exceeds(value, max_depth):
+        raise TooDeep(f"nested more than {max_depth} levels deep")
+    return value
+
+
+def _without_non_finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _without_non_finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_non_finite(v) for v in value]
+    return value
+
+
+def dumps_strict(value: Any) -> str:
+    """JSON text that strict parsers accept: a NaN or infinity that slipped in becomes null, never bare NaN."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_without_non_finite(value), ensure_ascii=False, allow_nan=False)

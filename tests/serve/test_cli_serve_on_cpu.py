@@ -164,7 +164,7 @@ def test_evaluation_client_runs_every_category(server_url):
     from tests.serve.conftest import API_KEY
 
     result = _run_client("evaluation/test_serve.py", "--url", f"{server_url}/v1", "--api-key", API_KEY)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert "7/7 succeeded" in result.stdout and "system_prompt" in result.stdout
 
 
@@ -182,5 +182,5 @@ def test_example_client_streams_and_prints_metadata(server_url, scripts):
         "--stream",
         "Capital of Australia?",
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert result.stdout.startswith("Canberra.") and '"routing_strategy": "direct_response"' in result.stdout

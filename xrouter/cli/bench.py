@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from xrouter.cli.common import add_overwrite_argument
+from xrouter.cli.credentials import add_env_file_argument, load_provider_keys
 from xrouter.cli.models import add_catalog_argument
 from xrouter.errors import UsageError
 
@@ -66,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         " table baseline (a learned:DIR policy fitted with --kind table); 0 skips it (default: 1000)")  # fmt: skip
     parser.add_argument("--no-plot", action="store_true", help="skip frontier.png")
     add_catalog_argument(parser)
+    add_env_file_argument(parser)  # read with --backend live
 
 
 def _aiq_range(text: str | None) -> tuple[float, float] | None:
@@ -87,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from xrouter.eval.bench import BenchConfig, run_bench
     from xrouter.eval.summary import render_aiq, render_table
 
+    if args.backend == "live":
+        load_provider_keys(args)
     config = BenchConfig(
         datasets=args.dataset, policies=args.policy, out_dir=args.out, backend=args.backend,
         replay_url=args.replay_url, catalog=args.catalog,

@@ -72,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup_logging(level: str) -> None:
     from rich.logging import RichHandler
 
+    from xrouter.llm.redact import RedactingFilter
+
     handler = RichHandler(console=None, show_path=False, rich_tracebacks=False)
+    handler.addFilter(RedactingFilter())  # no key reaches a log line, whoever logs it
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
 
 

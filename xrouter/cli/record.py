@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from xrouter.cli.common import add_overwrite_argument
+from xrouter.cli.credentials import add_env_file_argument, load_provider_keys
 from xrouter.cli.models import add_catalog_argument
 from xrouter.errors import UsageError
 from xrouter.io import refuse_existing
@@ -55,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", default=None, metavar="FILE", help="SQLite response cache (readwrite)")
     parser.add_argument("--ledger", default=None, metavar="FILE", help="append every call to this JSONL cost ledger")
     add_catalog_argument(parser)
+    add_env_file_argument(parser)
 
 
 async def _record_all(
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = [Path(args.out), Path(args.out + ".journal.jsonl")]
     if not args.resume:
         refuse_existing(outputs, overwrite=args.overwrite, resumable=True)
+    load_provider_keys(args)
     catalog = load_catalog(args.catalog)
     model_ids = [m.strip() for m in args.models.split(",") if m.strip()]
     model_ids = [catalog.resolve(m).id for m in model_ids]  # unknown ids fail here, before any call

@@ -9,12 +9,13 @@ outcomes answered in-process with --replay-data (--models: names in the data; de
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
 from xrouter.cli.common import bind_socket
+from xrouter.cli.credentials import add_api_key_arguments, add_env_file_argument, load_provider_keys, server_api_key
 from xrouter.cli.models import add_catalog_argument
+from xrouter.cli.serve_limits import add_limit_flags, limit_settings
 from xrouter.errors import UsageError
 
 if TYPE_CHECKING:  # the server stack is imported only when the command runs
@@ -37,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _episode_flags(parser.add_argument_group("episode"))
     _target_flags(parser.add_argument_group("targets"))
     add_catalog_argument(parser)
+    add_env_file_argument(parser)
     _server_flags(parser.add_argument_group("server"))
+    add_limit_flags(parser.add_argument_group("limits"))
 
 
 def _router_flags(router: argparse._ArgumentGroup) -> None:
@@ -160,9 +163,7 @@ def _target_flags(targets: argparse._ArgumentGroup) -> None:
 def _server_flags(server: argparse._ArgumentGroup) -> None:
     server.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     server.add_argument("--port", type=_port, default=8800, help="port, 1-65535 (default 8800)")
-    server.add_argument(
-        "--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY' (default: $XROUTER_API_KEY, else no key)"
-    )
+    add_api_key_arguments(server)
     server.add_argument(
         "--ledger",
         metavar="PATH",
@@ -196,8 +197,10 @@ def trained_mode(policy: str | None) -> str | None:
 
 
 def settings_from_args(args: argparse.Namespace) -> ServeSettings:
-    """ServeSettings from parsed flags (the API key falls back to $XROUTER_API_KEY, read once here)."""
+    """ServeSettings from parsed flags; loads --env-file (or ./.env) and reads the API key once, here."""
     from xrouter.serve.state import ServeSettings
+
+    load_provider_keys(args)
 
     models = args.models
     if not models and not args.fixed_set:
@@ -231,9 +234,10 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         catalog_files=tuple(args.catalog or ()),
         target_api_base=args.target_api_base,
         ledger_path=None if args.no_ledger else args.ledger,
-        api_key=args.api_key or os.environ.get("XROUTER_API_KEY") or None,
+        api_key=server_api_key(args),
         max_body_bytes=args.max_body_bytes,
         request_timeout_s=args.request_timeout_s,
+        **limit_settings(args),
     )
 
 
@@ -243,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
 
     from xrouter.engine.policy import RouterPolicyError
     from xrouter.serve.app import create_app
+    from xrouter.serve.protocol import server_options
     from xrouter.serve.state import build_components
 
     settings = settings_from_args(args)
@@ -257,5 +262,8 @@ def run(args: argparse.Namespace) -> int:
         f"{len(settings.models)} target models on http://{args.host}:{sock.getsockname()[1]}/v1 (Ctrl-C stops)\n"
     )
     sys.stdout.flush()
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+    # log_config=None: uvicorn's records go through the CLI's (redacting) log handler; the options add the
+    # header size limit and the header-read timeout
+    config = uvicorn.Config(app, log_level="warning", access_log=False, log_config=None, **server_options(settings))
+    uvicorn.Server(config).run(sockets=[sock])
     return 0

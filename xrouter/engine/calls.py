@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from xrouter.catalog import ModelSpec, worst_case_cost_usd
-from xrouter.engine.policy import RouterToolCall
 from xrouter.engine.prompts import Mode, target_messages
+from xrouter.engine.router_turn import RouterToolCall
 from xrouter.engine.rules import SELECT_TOOL, executes_calls, select_target
 from xrouter.engine.trajectory import CallRecord
+from xrouter.io import strict_json_loads
+from xrouter.llm.redact import redact
 from xrouter.llm.types import CallResult, ModelCaller
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ class CallSettings:
     max_tokens_cap: int | None
     request_id: str | None
     query_id: str | None = None
+    # With a budget: what the router turn reading this turn's results may cost at most (reserved while the
+    # calls are planned), and what each answer token costs the router to read (added to a call's worst case).
+    router_reserve_usd: float = 0.0
+    router_usd_per_answer_token: float = 0.0
 
 
 def _refuse(record: CallRecord, kind: str, message: str) -> CallRecord:
@@ -59,9 +65,11 @@ def _refuse(record: CallRecord, kind: str, message: str) -> CallRecord:
 def _parse_arguments(raw: str) -> dict[str, Any]:
     """Decode and type-check `call_<model>` arguments; raises ValueError naming the bad field."""
     try:
-        args = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
+        args = strict_json_loads(raw, max_depth=32) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
         raise ValueError(f"arguments are not valid JSON ({exc.msg} at position {exc.pos})") from None
+    except ValueError as exc:  # NaN, Infinity, absurd nesting
+        raise ValueError(f"arguments are not valid JSON ({exc})") from None
     if not isinstance(args, dict):
         raise ValueError("arguments must be a JSON object")
     return args
@@ -114,18 +122,27 @@ def _limit_refusal(settings: CallSettings, model_calls_planned: int, budget: Cal
     return None
 
 
-def _worst_case(spec: ModelSpec, messages: list[dict[str, Any]], max_tokens: int, usd_left: float) -> float | str:
-    """The call's worst-case cost when it fits in `usd_left`, else the refusal reason."""
+def _worst_case(
+    spec: ModelSpec, messages: list[dict[str, Any]], max_tokens: int, usd_left: float, settings: CallSettings
+) -> float | str:
+    """The call's worst-case cost (with the router reading its answer) when it fits in `usd_left`, else why not."""
     chars = sum(len(m["content"]) for m in messages)
     worst = worst_case_cost_usd(spec, chars // _CHARS_PER_TOKEN + 16, max_tokens)
     if worst is None:
         return f"{spec.id} has no known price, so the budget cannot be checked"
-    if worst > usd_left:
+    reading = max_tokens * settings.router_usd_per_answer_token
+    if worst + reading > usd_left:
+        router = ""
+        if settings.router_reserve_usd or reading:
+            router = (
+                f" plus ${reading:.6f} for the router to read it, after ${settings.router_reserve_usd:.6f} "
+                "kept for the router's next turn"
+            )
         return (
-            f"worst-case cost ${worst:.6f} ({max_tokens} output tokens) exceeds the remaining budget "
+            f"worst-case cost ${worst:.6f} ({max_tokens} output tokens){router} exceeds the remaining budget "
             f"${max(usd_left, 0.0):.6f}; pick a cheaper model or a smaller max_tokens"
         )
-    return worst
+    return worst + reading
 
 
 def plan_call(
@@ -171,7 +188,7 @@ def plan_call(
     messages = target_messages(record.prompt, user_messages)
     reserved = 0.0
     if budget.usd_left is not None:
-        worst = _worst_case(spec, messages, record.max_tokens, budget.usd_left)
+        worst = _worst_case(spec, messages, record.max_tokens, budget.usd_left, settings)
         if isinstance(worst, str):
             return _refuse(record, "budget", worst), None, 0.0
         budget.usd_left -= worst  # reserved until the real cost is known
@@ -211,11 +228,11 @@ def fill_record(record: CallRecord, result: CallResult | str) -> None:
     record.executed = True
     if isinstance(result, str):
         kind, _, message = result.partition(": ")
-        record.error_kind, record.error = kind, message
-        record.output = f"[error] call to {record.model} failed ({kind}): {message}"
+        record.error_kind, record.error = kind, redact(message)
+        record.output = f"[error] call to {record.model} failed ({kind}): {record.error}"
         return
     record.success = result.success
-    record.output = result.router_view()
+    record.output = redact(result.router_view(), patterns=not result.success)  # answers: known keys only
     record.latency_s = result.latency_s
     record.cache_hit = result.cache_hit
     record.input_tokens = result.usage.input_tokens
@@ -223,10 +240,11 @@ def fill_record(record: CallRecord, result: CallResult | str) -> None:
     record.cached_input_tokens = result.usage.cached_input_tokens
     record.spent_usd = result.spent_usd
     if result.error is not None:
-        record.error_kind, record.error = result.error.kind, result.error.message
+        record.error_kind, record.error = result.error.kind, redact(result.error.message)
     if result.success:  # failed calls cost 0 (contract); an unknown price is flagged, not hidden
         record.priced = result.cost_usd is not None
         record.cost_usd = result.cost_usd or 0.0
+        record.estimated, record.cost_replaced = result.estimated, result.cost_replaced
 
 
 async def run_planned(caller: ModelCaller, planned: list[tuple[CallRecord, list[dict[str, Any]]]], s: CallSettings):
@@ -253,6 +271,9 @@ async def run_turn_calls(
     """
     planned: list[tuple[CallRecord, list[dict[str, Any]]]] = []
     reservations: list[float] = []
+    router_reserve = settings.router_reserve_usd if budget.usd_left is not None else 0.0
+    if router_reserve:  # the router's next turn is paid before any call may use the rest
+        budget.usd_left -= router_reserve  # type: ignore[operator]
     for call in tool_calls:
         state = (len(tool_calls), len(planned), budget, history)
         record, target_msgs, reserved = plan_call(call, tools_by_name, settings, state, user_messages)
@@ -263,5 +284,6 @@ async def run_turn_calls(
     if planned:
         await run_planned(caller, planned, settings)
     if budget.usd_left is not None:  # release the worst-case reservations, charge what was spent
+        budget.usd_left += router_reserve  # the router's real turn is charged by the episode when it happens
         for (record, _), reserved in zip(planned, reservations, strict=True):
             budget.usd_left += reserved - record.cost_usd

@@ -5,6 +5,9 @@
 model as an untrained router, the upstream's baseline (e.g. `--policy litellm:gpt-5-nano`).
 If a server returns hermes `<tool_call>{...}</tool_call>` blocks in the text instead of parsed
 `tool_calls` (no parser configured), they are parsed here, so both set-ups behave the same.
+Anything else that is not a well-formed chat completion (a message that is not an object, tool calls that
+are not objects, usage that is not whole numbers, an answer over the size cap) is a `RouterPolicyError`,
+which the server answers with 502. A completion without usage is priced from counted text (characters / 4).
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import time
 from typing import Any
 
 from xrouter.catalog import Usage
-from xrouter.engine.policy import PolicySettings, RouterPolicyError, RouterPrice, RouterToolCall, RouterTurn
+from xrouter.engine.router_turn import PolicySettings, RouterPolicyError, RouterPrice, RouterToolCall, RouterTurn
+from xrouter.llm.charges import CHARS_PER_TOKEN, message_chars
+from xrouter.llm.redact import register_secret
+from xrouter.llm.transport import load_litellm
 
 logger = logging.getLogger(__name__)
 _HERMES_CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
@@ -37,34 +43,85 @@ def hermes_calls(text: str) -> tuple[str, list[RouterToolCall]]:
     return _HERMES_CALL.sub("", text).strip(), calls
 
 
-def parse_router_response(body: Any, price: RouterPrice, latency_s: float) -> RouterTurn:
-    """Turn an OpenAI chat-completion body into a `RouterTurn`; malformed bodies raise `RouterPolicyError`."""
-    try:
-        message = body["choices"][0]["message"]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise RouterPolicyError(f"router response has no choices[0].message ({exc.__class__.__name__})") from None
+def _tool_call(raw: Any, index: int) -> RouterToolCall:
+    """One parsed `tool_calls` entry; RouterPolicyError when it is not an OpenAI tool-call object."""
+    function = raw.get("function") if isinstance(raw, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name", ""), str):
+        raise RouterPolicyError(f"router response tool_calls[{index}] is not a function call object")
+    arguments = function.get("arguments", "{}")
+    if isinstance(arguments, (dict, list)):
+        arguments = json.dumps(arguments)
+    elif not isinstance(arguments, str):
+        raise RouterPolicyError(f"router response tool_calls[{index}].function.arguments is not JSON text")
+    return RouterToolCall(id=str(raw.get("id") or f"call_{index}"), name=function.get("name", ""), arguments=arguments)
+
+
+def _usage(body: dict[str, Any], message: dict[str, Any], prompt: list[dict[str, Any]]) -> tuple[Usage, bool]:
+    """(usage, estimated): the reported counts, or counted text when the endpoint sent no usage."""
+    raw = body.get("usage")
+    if raw is None:
+        out_chars = len(message.get("content") or "") + len(json.dumps(message.get("tool_calls") or []))
+        in_chars = message_chars(prompt)
+        tokens = (max(1, int(in_chars / CHARS_PER_TOKEN)), max(1, int(out_chars / CHARS_PER_TOKEN)))
+        return Usage(*tokens), True
+    prompt_tokens = raw.get("prompt_tokens") if isinstance(raw, dict) else None
+    completion_tokens = raw.get("completion_tokens") if isinstance(raw, dict) else None
+    if not (_whole(prompt_tokens) and _whole(completion_tokens)):
+        raise RouterPolicyError("router response usage is not an object with whole prompt/completion token counts")
+    return Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens), False
+
+
+def _whole(count: Any) -> bool:
+    return type(count) is int and count >= 0  # not bool, not float
+
+
+def parse_router_response(
+    body: Any, price: RouterPrice, latency_s: float, prompt: list[dict[str, Any]] | None = None
+) -> RouterTurn:
+    """Turn an OpenAI chat-completion body into a `RouterTurn`; malformed bodies raise `RouterPolicyError`.
+
+    `prompt` (the router chat sent) is what the input tokens are counted from when the body has no usage.
+    """
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise RouterPolicyError("router response has no choices[0] object")
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        raise RouterPolicyError("router response has no choices[0].message object")
     text = message.get("content") or ""
     if not isinstance(text, str):
         raise RouterPolicyError("router response content is not a string")
-    calls: list[RouterToolCall] = []
-    for index, raw in enumerate(message.get("tool_calls") or []):
-        function = raw.get("function") or {}
-        arguments = function.get("arguments", "{}")
-        if not isinstance(arguments, str):
-            arguments = json.dumps(arguments)
-        calls.append(
-            RouterToolCall(
-                id=str(raw.get("id") or f"call_{index}"), name=str(function.get("name", "")), arguments=arguments
-            )
-        )
+    raw_calls = message.get("tool_calls") or []
+    if not isinstance(raw_calls, list):
+        raise RouterPolicyError("router response tool_calls is not a list")
+    calls = [_tool_call(raw, index) for index, raw in enumerate(raw_calls)]
     if not calls and "<tool_call>" in text:
         text, calls = hermes_calls(text)
-    usage_body = body.get("usage") or {}
-    usage = Usage(
-        input_tokens=int(usage_body.get("prompt_tokens") or 0),
-        output_tokens=int(usage_body.get("completion_tokens") or 0),
+    usage, estimated = _usage(body, message, prompt or [])
+    return RouterTurn(
+        text=text,
+        tool_calls=tuple(calls),
+        usage=usage,
+        cost_usd=price.cost(usage),
+        latency_s=latency_s,
+        estimated=estimated,
     )
-    return RouterTurn(text=text, tool_calls=tuple(calls), usage=usage, cost_usd=price.cost(usage), latency_s=latency_s)
+
+
+async def _read_capped(response: Any, limit: int) -> bytes:
+    """An aiohttp response body, refused (RouterPolicyError) rather than read past `limit` bytes."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise RouterPolicyError(f"router answer larger than {limit} bytes (the answer size cap)")
+    if declared is not None and not response.headers.get("Content-Encoding"):
+        return await response.read()  # the length is known and within the cap: one read
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise RouterPolicyError(f"router answer larger than {limit} bytes (the answer size cap)")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class EndpointRouterPolicy:
@@ -81,7 +138,9 @@ class EndpointRouterPolicy:
         self._settings = settings
         self._url = settings.api_base.rstrip("/") + "/chat/completions"
         self._headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
-        self._price = settings.price or RouterPrice()
+        register_secret(settings.api_key)
+        self.price = settings.price or RouterPrice()  # read by the engine to keep the next turn in the budget
+        self.max_tokens = settings.max_tokens
         self._session: Any = None
 
     def _client(self) -> Any:
@@ -112,7 +171,7 @@ class EndpointRouterPolicy:
             async with self._client().post(
                 self._url, data=json.dumps(payload), headers={"Content-Type": "application/json"}
             ) as response:
-                raw = await response.read()
+                raw = await _read_capped(response, self._settings.max_answer_bytes)
                 status = response.status
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise RouterPolicyError(f"router endpoint unreachable: {exc.__class__.__name__}: {exc}") from None
@@ -121,9 +180,9 @@ class EndpointRouterPolicy:
             raise RouterPolicyError(f"router endpoint answered HTTP {status}: {text}")
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RouterPolicyError("router endpoint returned a body that is not JSON") from None
-        return parse_router_response(body, self._price, time.perf_counter() - started)
+        return parse_router_response(body, self.price, time.perf_counter() - started, messages)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
@@ -139,24 +198,25 @@ class LiteLLMRouterPolicy:
             raise RouterPolicyError("the litellm policy needs a catalog")
         self._spec = settings.catalog.resolve(model_id)
         self.name = self._spec.id
+        self.litellm_model = self._spec.litellm_model  # loaded and warmed at server start-up
         self._settings = settings
-        self._price = settings.price
-        if self._price is None:  # no price flags: the catalog entry's price
+        self.max_tokens = self._spec.budget_tokens(settings.max_tokens)
+        self.price = settings.price  # read by the engine to keep the next turn in the budget
+        if self.price is None:  # no price flags: the catalog entry's price
             if not self._spec.has_price:
                 logger.warning("router model %s has no catalog price: router_cost is 0", self._spec.id)
-            self._price = RouterPrice(self._spec.input_usd_per_mtok or 0.0, self._spec.output_usd_per_mtok or 0.0)
+            self.price = RouterPrice(self._spec.input_usd_per_mtok or 0.0, self._spec.output_usd_per_mtok or 0.0)
 
     async def next_turn(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> RouterTurn:
         """Ask the catalog model for the next turn through `litellm.acompletion`."""
-        import litellm
-
+        litellm = load_litellm()
         spec = self._spec
         kwargs: dict[str, Any] = {
             "model": spec.litellm_model,
             "messages": messages,
             "timeout": self._settings.timeout_s,
         }
-        kwargs[spec.constraints.token_param] = spec.budget_tokens(self._settings.max_tokens)
+        kwargs[spec.constraints.token_param] = self.max_tokens
         temperature = spec.constraints.fixed_temperature
         if temperature is None:
             temperature = self._settings.temperature
@@ -171,7 +231,10 @@ class LiteLLMRouterPolicy:
         except Exception as exc:  # LiteLLM raises many provider-specific types; all mean "no router turn"
             raise RouterPolicyError(f"router model {spec.id} failed: {exc.__class__.__name__}: {exc}") from None
         body = response.model_dump() if hasattr(response, "model_dump") else dict(response)
-        return parse_router_response(body, self._price, time.perf_counter() - started)
+        turn = parse_router_response(body, self.price, time.perf_counter() - started, messages)
+        if len(turn.text) > self._settings.max_answer_bytes:  # LiteLLM has read it already; do not pass it on
+            raise RouterPolicyError(f"router answer larger than {self._settings.max_answer_bytes} bytes (the cap)")
+        return turn
 
     def _endpoint(self) -> dict[str, Any]:
         """api_base/api_key: --router-api-key, else the catalog's key variable; local servers get a dummy key."""
@@ -181,6 +244,7 @@ class LiteLLMRouterPolicy:
         key = self._settings.api_key
         if key is None and self._spec.api_key_env:
             key = os.environ.get(self._spec.api_key_env)
+        register_secret(key)
         if self._spec.api_base:
             out["api_base"] = self._spec.api_base
             key = key or "unused"  # OpenAI-compatible local servers still need some key string

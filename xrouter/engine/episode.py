@@ -12,12 +12,13 @@ or after `max_turns` generations. `final_outcome` decides validity and the answe
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from xrouter.catalog import Catalog, ModelSpec, openai_tools
+from xrouter.catalog import Catalog, ModelSpec, Usage, openai_tools
 from xrouter.engine.calls import CallBudget, CallSettings, run_turn_calls
 from xrouter.engine.policy import RouterPolicy
 from xrouter.engine.prompts import DEFAULT_MAX_SYSTEM_PROMPT_LENGTH, Mode, router_messages
@@ -82,6 +83,23 @@ class EpisodeEngine:
         self.models: list[ModelSpec] = list({s.id: s for s in specs}.values())
         self.tools_by_name = {s.tool_name: s for s in self.models}
         self.tools = openai_tools(catalog, [s.id for s in self.models], simple=self.config.mode == "simple")
+        self._tool_chars = len(json.dumps(self.tools))  # the tool schemas are part of every router prompt
+
+    def _router_reserve(self, messages: list[dict[str, Any]], turn: int) -> tuple[float, float]:
+        """(worst case of the router turn after `turn`, router cost per answer token) for the budget.
+
+        A policy that costs money exposes `price` (a `RouterPrice`) and `max_tokens`; the worst case is the
+        router chat so far (characters / 3, as for target calls) plus its full output budget. Nothing is
+        reserved after the last allowed turn, which no router turn follows.
+        """
+        price = getattr(self.policy, "price", None)
+        if price is None or turn >= self.config.max_turns:
+            return 0.0, 0.0
+        chars = self._tool_chars + sum(len(m.get("content") or "") for m in messages)
+        for message in messages:
+            chars += sum(len(c["function"]["arguments"]) for c in message.get("tool_calls") or ())
+        worst = price.cost(Usage(chars // 3 + 16, int(getattr(self.policy, "max_tokens", 0) or 0)))
+        return worst, price.input_usd_per_mtok / 1e6
 
     async def run(
         self,
@@ -114,6 +132,7 @@ class EpisodeEngine:
                 router_cost_usd=turn.cost_usd,
                 router_latency_s=turn.latency_s,
                 note=turn.note,
+                router_estimated=turn.estimated,
             )
             turns.append(record)
             if budget.usd_left is not None:
@@ -121,6 +140,9 @@ class EpisodeEngine:
             if not turn.tool_calls:
                 break
             messages.append(turn.assistant_message())
+            reserve, per_answer_token = (
+                self._router_reserve(messages, number) if budget.usd_left is not None else (0, 0)
+            )
             settings = CallSettings(
                 mode=cfg.mode,
                 turn=number,
@@ -131,6 +153,8 @@ class EpisodeEngine:
                 max_tokens_cap=options.max_tokens,
                 request_id=options.request_id,
                 query_id=options.query_id,
+                router_reserve_usd=reserve,
+                router_usd_per_answer_token=per_answer_token,
             )
             await self._run_turn_calls(turn.tool_calls, settings, budget, history, record, user_messages)
             messages.extend(

@@ -43,6 +43,8 @@ class CallRecord:
     cost_usd: float = 0.0
     spent_usd: float = 0.0
     priced: bool = True
+    estimated: bool = False  # the provider sent no usable usage: tokens and cost are estimates
+    cost_replaced: bool = False  # an implausible provider-reported cost was replaced by the catalog price
     latency_s: float = 0.0
     cache_hit: bool = False
 
@@ -65,6 +67,7 @@ class CallRecord:
             "output_tokens": self.output_tokens,
             "latency_s": self.latency_s,
             "cache_hit": self.cache_hit,
+            "estimated": self.estimated,
             "error": self.error,
         }
 
@@ -84,6 +87,7 @@ class TurnRecord:
     router_cost_usd: float = 0.0
     router_latency_s: float = 0.0
     note: str = ""
+    router_estimated: bool = False  # no usage from the router endpoint: tokens counted from the texts
 
     def view(self, visible: str) -> TurnView:
         """The rules' view of this turn."""
@@ -159,26 +163,32 @@ class Trajectory:
 
     def to_metadata(self) -> dict[str, Any]:
         """The `router_metadata` object of the API response."""
-        models = [c.model for c in self.model_calls if c.model]
+        calls = self.calls
+        model_calls = [c for c in calls if c.executed and c.model is not None]  # once, not per field
+        target_cost = sum(c.cost_usd for c in model_calls)
+        router_cost = self.router_cost_usd
         return {
             "model_used": self.model_used,
-            "total_cost": self.target_cost_usd + self.router_cost_usd,
-            "router_cost": self.router_cost_usd,
-            "target_models_cost": self.target_cost_usd,
+            "total_cost": target_cost + router_cost,
+            "router_cost": router_cost,
+            "target_models_cost": target_cost,
             "total_time": self.total_time_s,
             "routing_strategy": self.strategy,
             "valid": self.outcome.valid,
             "finish": self.outcome.finish,
             "reason": self.outcome.reason,
             "turns_used": len(self.turns),
-            "models_called": sorted(set(models)),
-            "cache_hits": sum(1 for c in self.model_calls if c.cache_hit),
-            "unpriced_calls": sum(1 for c in self.model_calls if not c.priced),
+            "models_called": sorted({c.model for c in model_calls if c.model}),
+            "cache_hits": sum(c.cache_hit for c in model_calls),
+            "unpriced_calls": sum(not c.priced for c in model_calls),
+            "estimated_calls": sum(c.estimated for c in model_calls),
+            "cost_replaced_calls": sum(c.cost_replaced for c in model_calls),
             "router_tokens": {
                 "input": sum(t.router_input_tokens for t in self.turns),
                 "output": sum(t.router_output_tokens for t in self.turns),
+                "estimated": any(t.router_estimated for t in self.turns),
             },
-            "call_history": [c.to_dict() for c in self.calls],
+            "call_history": [c.to_dict() for c in calls],
             "decisions": [{"turn": t.index, "note": t.note} for t in self.turns if t.note],
             "request_id": self.request_id,
         }

@@ -12,8 +12,11 @@ Only per-call LiteLLM settings are used; the one global touched is the display-o
 retry policy: exponential backoff with jitter on retryable failures (429, 5xx, timeouts, connection
 resets), bounded by `total_timeout_s` over all attempts.
 
-Cost: a provider-reported `usage.cost` (OpenRouter, the replay server) wins; otherwise the catalog
-prices the reported usage. LiteLLM's `response_cost` is kept as `litellm_cost_usd`, a cross-check.
+Cost: a provider-reported `usage.cost` (OpenRouter, the replay server) wins when plausible; otherwise the
+catalog prices the reported usage, or estimated usage when the provider sent none (`xrouter.llm.charges`).
+LiteLLM's `response_cost` is kept as `litellm_cost_usd`, a cross-check. Guards (`xrouter.llm.limits`): an
+answer size cap and a per-model cooldown after repeated failures. Error texts and answers are redacted of
+known keys (`xrouter.llm.redact`) before anyone sees them.
 """
 
 from __future__ import annotations
@@ -29,18 +32,20 @@ from typing import Any, Literal
 
 from xrouter.catalog.catalog import Catalog
 from xrouter.catalog.models import ModelSpec
-from xrouter.catalog.pricing import cost_usd
 from xrouter.errors import CatalogError, UsageError
 from xrouter.llm.cache import ResponseCache, cache_key
+from xrouter.llm.charges import charge
 from xrouter.llm.errors import classify_exception, retry_after_s
 from xrouter.llm.ledger import Ledger
+from xrouter.llm.limits import CallLimits, Cooldowns
 from xrouter.llm.params import cache_fields, check_request, sampling_params
+from xrouter.llm.redact import redact, register_secret
 from xrouter.llm.response import parse_response
 from xrouter.llm.retry import RetryConfig
-from xrouter.llm.transport import DirectHTTPTransport, litellm_completion, supports_direct_http
+from xrouter.llm.transport import AnswerTooLarge, DirectHTTPTransport, litellm_completion, supports_direct_http
 from xrouter.llm.types import CallError, CallResult
 
-__all__ = ["QUERY_ID_HEADER", "REQUEST_ID_HEADER", "LLMClient", "RetryConfig", "Transport"]
+__all__ = ["QUERY_ID_HEADER", "REQUEST_ID_HEADER", "CallLimits", "LLMClient", "RetryConfig", "Transport"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +72,7 @@ class LLMClient:
         api_base: str | None = None,
         api_key: str | None = None,
         transport: Transport = "auto",
+        limits: CallLimits | None = None,
     ) -> None:
         if transport not in ("auto", "litellm"):
             raise UsageError(f"transport must be 'auto' or 'litellm', got {transport!r}")
@@ -80,8 +86,14 @@ class LLMClient:
         self.api_base = api_base
         self.api_key = api_key
         self.transport = transport
-        self._http = DirectHTTPTransport()
+        self.limits = limits or CallLimits()
+        self._cooldowns = Cooldowns(self.limits)
+        self._http = DirectHTTPTransport(max_answer_bytes=self.limits.max_answer_bytes)
         self._rng = random.Random()
+        register_secret(api_key)  # keys this client may send must never come back out of it
+        for spec in catalog.models.values():
+            if spec.api_key_env:
+                register_secret(os.environ.get(spec.api_key_env))
         # asyncio primitives belong to one event loop; keep one semaphore per (loop, model).
         self._limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
             weakref.WeakKeyDictionary()
@@ -107,6 +119,10 @@ class LLMClient:
         if key is not None:
             out["api_key"] = key
         return out
+
+    def uses_litellm(self, spec: ModelSpec) -> bool:
+        """True when calls of `spec` go through LiteLLM rather than direct HTTP."""
+        return self.transport == "litellm" or not supports_direct_http(spec, self._endpoint(spec).get("api_base"))
 
     async def call(
         self,
@@ -137,6 +153,9 @@ class LLMClient:
             if hit is not None:
                 hit = replace(hit, model_id=spec.id, request_id=request_id, latency_s=time.monotonic() - started)
                 return self._record(hit, query_id, spec)
+        if self._cooldowns.remaining_s(spec.id) > 0:
+            error = CallError("cooldown", self._cooldowns.message(spec.id))
+            return self._failed(spec.id, error, request_id, query_id, spec, started)
         slot = self._semaphore(spec.id)
         if not await self._acquire(slot, started):
             waited = time.monotonic() - started
@@ -236,12 +255,15 @@ class LLMClient:
             attempt += 1
             try:
                 response = await self._send(spec, messages, params, min(per_attempt, remaining), request_id, query_id)
-                return self._success(spec, response, attempt, started, request_id)
+                result = self._success(spec, response, attempt, started, request_id, messages)
+                self._cooldowns.succeeded(spec.id)
+                return result
             except Exception as exc:  # noqa: BLE001 - every provider failure becomes a CallResult
-                error = classify_exception(exc)
-                if isinstance(exc, asyncio.TimeoutError):
-                    error = CallError("timeout", f"no answer within {min(per_attempt, remaining):.3g}s")
+                error = _attempt_error(exc, min(per_attempt, remaining))
                 logger.info("call %s attempt %d failed: %s (%s)", spec.id, attempt, error.kind, error.message)
+                if self._cooldowns.failed(spec.id, error.kind):  # no more attempts on a model now cooling down
+                    logger.warning("%s: %s", spec.id, self._cooldowns.message(spec.id))
+                    break
                 if not error.retryable or attempt >= self.retry.max_attempts:
                     break
                 delay = self.retry.delay_s(attempt, self._rng)
@@ -312,19 +334,29 @@ class LLMClient:
         """Close pooled HTTP connections of the running event loop (LiteLLM manages its own)."""
         await self._http.aclose()
 
-    def _success(self, spec: ModelSpec, response: Any, attempt: int, started: float, request_id: str | None) -> Any:
+    def _success(
+        self,
+        spec: ModelSpec,
+        response: Any,
+        attempt: int,
+        started: float,
+        request_id: str | None,
+        messages: list[dict[str, Any]],
+    ) -> Any:
         try:
             parsed = parse_response(response)
         except (ValueError, TypeError, AttributeError) as exc:
             raise _MalformedResponse(str(exc)) from exc
-        catalog_cost = cost_usd(spec, parsed.usage)
+        if len(parsed.text) > self.limits.max_answer_bytes:  # the LiteLLM path reads before anyone can check
+            raise AnswerTooLarge(self.limits.max_answer_bytes)
         replayed = parsed.replayed or spec.provider == "replay"
-        cost = parsed.provider_cost_usd if parsed.provider_cost_usd is not None else catalog_cost
+        billed = charge(spec, parsed, messages, replayed)
+        cost = billed.cost_usd
         return CallResult(
             model_id=spec.id,
-            text=parsed.text,
+            text=redact(parsed.text, patterns=False),
             success=True,
-            usage=parsed.usage,
+            usage=billed.usage,
             cost_usd=cost,
             spent_usd=0.0 if replayed else (cost or 0.0),
             latency_s=time.monotonic() - started,
@@ -333,7 +365,19 @@ class LLMClient:
             attempts=attempt,
             litellm_cost_usd=parsed.litellm_cost_usd,
             request_id=request_id,
+            estimated=billed.estimated,
+            cost_replaced=billed.cost_replaced,
         )
+
+
+def _attempt_error(exc: BaseException, timeout_s: float) -> CallError:
+    """The redacted `CallError` of one failed attempt."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return CallError("timeout", f"no answer within {timeout_s:.3g}s")
+    if isinstance(exc, AnswerTooLarge):
+        return CallError("bad_response", str(exc))
+    error = classify_exception(exc)
+    return replace(error, message=redact(error.message))
 
 
 class _MalformedResponse(ValueError):

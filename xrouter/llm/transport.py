@@ -13,14 +13,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
 import weakref
 from typing import Any
 
 import httpx
 
 from xrouter.catalog.models import ModelSpec
+from xrouter.llm.limits import DEFAULT_MAX_ANSWER_BYTES
 
 OPENAI_COMPATIBLE_PREFIXES: tuple[str, ...] = ("openai/", "hosted_vllm/")
+# LiteLLM fetches a price map (and more) from the internet unless told not to; offline is the default here.
+LITELLM_OFFLINE_DEFAULTS = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_OFFLINE_MODE": "true"}
+
+
+class AnswerTooLarge(ValueError):
+    """The provider's answer is larger than the configured cap (not read past it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"answer larger than {limit} bytes (the answer size cap); not read further")
 
 
 class HTTPStatusFailure(Exception):
@@ -45,19 +57,36 @@ def supports_direct_http(spec: ModelSpec, api_base: str | None) -> bool:
     return api_base is not None and spec.litellm_model.startswith(OPENAI_COMPATIBLE_PREFIXES)
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(content: bytes, response: httpx.Response) -> str:
     try:
-        body = response.json()
-        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
+        body = json.loads(content)
+        error = body.get("error") if isinstance(body, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
     except (ValueError, AttributeError):
         message = None
-    return " ".join(str(message or response.text[:300] or response.reason_phrase).split())
+    text = content[:300].decode("utf-8", "replace")
+    return " ".join(str(message or text or response.reason_phrase).split())
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The (decoded) body of a streamed response, raising AnswerTooLarge instead of reading past `limit` bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise AnswerTooLarge(limit)
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class DirectHTTPTransport:
     """POSTs chat completions with a pooled `httpx.AsyncClient` (one per event loop)."""
 
-    def __init__(self, max_connections: int = 256) -> None:
+    def __init__(self, max_connections: int = 256, max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES) -> None:
+        self.max_answer_bytes = max_answer_bytes
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
@@ -90,14 +119,20 @@ class DirectHTTPTransport:
         send_headers = dict(headers)
         if api_key:
             send_headers["Authorization"] = f"Bearer {api_key}"
-        response = await self._client().post(
-            api_base.rstrip("/") + "/chat/completions", json=body, headers=send_headers, timeout=timeout_s
+        client = self._client()
+        request = client.build_request(
+            "POST", api_base.rstrip("/") + "/chat/completions", json=body, headers=send_headers, timeout=timeout_s
         )
+        response = await client.send(request, stream=True)
+        try:  # streamed so that an oversized answer is refused without being held in memory
+            content = await read_capped(response, self.max_answer_bytes)
+        finally:
+            await response.aclose()
         if response.status_code >= 400:
-            raise HTTPStatusFailure(response.status_code, _error_message(response), response)
-        data = json.loads(response.content)  # JSONDecodeError → classified as bad_response
+            raise HTTPStatusFailure(response.status_code, _error_message(content, response), response)
+        data = json.loads(content)  # JSONDecodeError → classified as bad_response
         if not isinstance(data, dict):
-            raise json.JSONDecodeError("expected a JSON object", response.text[:50], 0)
+            raise json.JSONDecodeError("expected a JSON object", content[:50].decode("utf-8", "replace"), 0)
         return data
 
     async def aclose(self) -> None:
@@ -117,10 +152,7 @@ async def litellm_completion(
     metadata: dict[str, str],
 ) -> Any:
     """One chat completion through `litellm.acompletion` with per-call settings only (no LiteLLM retries)."""
-    import litellm  # heavy import, deferred to the first LiteLLM call
-
-    # Display-only switch: without it LiteLLM prints a feedback banner on every provider error.
-    litellm.suppress_debug_info = True
+    litellm = load_litellm()
     kwargs: dict[str, Any] = {
         "model": spec.litellm_model,
         "messages": messages,
@@ -135,3 +167,83 @@ async def litellm_completion(
     if metadata:
         kwargs["extra_body"] = {"metadata": metadata}
     return await litellm.acompletion(**kwargs)
+
+
+def load_litellm() -> Any:
+    """Import LiteLLM offline by default (local price map, no self-initiated fetches) with its banner off.
+
+    An explicit LITELLM_LOCAL_MODEL_COST_MAP / LITELLM_OFFLINE_MODE in the environment is respected.
+    """
+    for name, value in LITELLM_OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    import litellm  # heavy (seconds): done at server start-up by `warm_litellm`, else on the first LiteLLM call
+
+    # Display-only switch: without it LiteLLM prints a feedback banner on every provider error.
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+def warm_litellm(litellm_models: list[str]) -> None:
+    """Import LiteLLM and send one completion per model to a throw-away responder on 127.0.0.1.
+
+    A mocked completion warms LiteLLM only in part; a real round trip through each provider route also builds its
+    clients and serialisers, so the first real request does not pay for them (measured: 0.34 s of blocked event
+    loop after a mocked warm-up, 0.01 s after this one). Runs in a thread with its own event loop, so it works
+    whether or not the caller is inside one. Best effort: a model whose route does not speak OpenAI's format is
+    still imported and set up before its call fails here.
+    """
+    litellm = load_litellm()
+    models = list(dict.fromkeys(litellm_models))
+    if models:
+        thread = threading.Thread(target=asyncio.run, args=(_warm_up(litellm, models),), name="litellm-warm-up")
+        thread.start()
+        thread.join(timeout=120)
+
+
+_CANNED = json.dumps(
+    {
+        "id": "chatcmpl-warm-up",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "warm-up",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+).encode()
+
+
+async def _canned_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answer one HTTP request, whatever it asks, with the canned chat completion."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        response = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        writer.write(response + b"content-length: %d\r\n\r\n" % len(_CANNED) + _CANNED)
+        await writer.drain()
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _warm_up(litellm: Any, models: list[str]) -> None:
+    server = await asyncio.start_server(_canned_answer, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+    async with server:
+        for model in models:
+            messages = [{"role": "user", "content": "warm-up"}]
+            try:
+                await litellm.acompletion(
+                    model=model, messages=messages, api_base=base, api_key="warm-up", timeout=30, num_retries=0,
+                    max_retries=0,
+                )  # fmt: skip
+            except Exception:  # noqa: BLE001 - warming is best effort; real calls report real errors
+                continue

@@ -21,6 +21,7 @@ ErrorKind = Literal[
     "not_found",
     "budget",
     "bad_response",
+    "cooldown",
     "unknown",
 ]
 RETRYABLE_KINDS: frozenset[str] = frozenset({"rate_limit", "server", "timeout", "connection"})
@@ -63,6 +64,8 @@ class CallResult:
         attempts: number of HTTP attempts made.
         litellm_cost_usd: LiteLLM's own cost estimate, kept only as a cross-check.
         request_id: caller's id for the request this call belongs to.
+        estimated: the provider sent no usable usage; the token counts (and so the cost) are estimates.
+        cost_replaced: the provider's reported cost was implausible and the catalog price was charged.
     """
 
     model_id: str
@@ -79,6 +82,8 @@ class CallResult:
     attempts: int = 1
     litellm_cost_usd: float | None = None
     request_id: str | None = None
+    estimated: bool = False
+    cost_replaced: bool = False
 
     def router_view(self) -> str:
         """The text the router model sees as the tool response."""

@@ -3,13 +3,14 @@
 Endpoints: `POST /v1/chat/completions` (JSON, or server-sent events with `stream: true`),
 `GET /v1/models`, `GET /health` (never needs the API key) and `GET /metrics` (Prometheus text).
 All state (engine, metrics, ledger) is built in the lifespan and kept on `app.state`.
+Bodies are read and decoded by `xrouter.serve.requests.read_body`; every chat-completions answer names its
+request in the `x-xrouter-request-id` header.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import time
 import uuid
@@ -24,29 +25,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from xrouter.engine.episode import RequestOptions
 from xrouter.engine.policy import RouterPolicyError
 from xrouter.engine.trajectory import Trajectory, TurnRecord
+from xrouter.io import dumps_strict
+from xrouter.llm.redact import redact
 from xrouter.serve.accounting import ledger_append
 from xrouter.serve.metrics import ServerMetrics
-from xrouter.serve.requests import ChatRequest, RequestError, parse_chat_request
+from xrouter.serve.requests import ChatRequest, HTTPFailure, RequestError, parse_chat_request, read_body
 from xrouter.serve.state import Components, ServeSettings, build_components
 
 logger = logging.getLogger(__name__)
+REQUEST_ID_HEADER = "x-xrouter-request-id"
 
 
-class HTTPFailure(Exception):
-    """An error answer: HTTP status plus the OpenAI-style error fields."""
-
-    def __init__(self, status: int, message: str, err_type: str, code: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.err_type, self.code, self.param = status, err_type, code, param
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps_strict(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type="application/json")
-
-
-def _error(failure: HTTPFailure) -> Response:
+def _error(failure: HTTPFailure, headers: dict[str, str] | None = None) -> Response:
     error = {"message": str(failure), "type": failure.err_type, "param": failure.param, "code": failure.code}
-    return _json({"error": error}, failure.status)
+    if failure.status == 408:  # the rest of the body may still be on its way: do not reuse this connection
+        headers = {**(headers or {}), "connection": "close"}
+    return _json({"error": error}, failure.status, headers)
 
 
 def _check_auth(request: Request, api_key: str | None) -> None:
@@ -61,25 +59,6 @@ def _check_auth(request: Request, api_key: str | None) -> None:
             "invalid_request_error",
             "invalid_api_key",
         )
-
-
-async def _read_body(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    too_big = HTTPFailure(413, f"request body exceeds {limit} bytes", "invalid_request_error", "request_too_large")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_big
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except ValueError as exc:
-        raise HTTPFailure(
-            400, f"request body is not valid JSON: {exc}", "invalid_request_error", "invalid_json"
-        ) from None
 
 
 def _usage(trajectory: Trajectory) -> dict[str, int]:
@@ -111,7 +90,7 @@ def _stream(request_id: str, chat: ChatRequest, trajectory: Trajectory) -> Strea
 
     def event(choice_delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         body = {**base, "choices": [{"index": 0, "delta": choice_delta, "finish_reason": finish}], **extra}
-        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
+        return f"data: {dumps_strict(body)}\n\n".encode()
 
     async def events() -> AsyncIterator[bytes]:
         yield event({"role": "assistant", "content": ""})
@@ -119,7 +98,8 @@ def _stream(request_id: str, chat: ChatRequest, trajectory: Trajectory) -> Strea
         yield event({}, "stop", usage=_usage(trajectory), router_metadata=trajectory.to_metadata())
         yield b"data: [DONE]\n\n"
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    headers = {"Cache-Control": "no-cache", REQUEST_ID_HEADER: request_id}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
 async def _run_episode(
@@ -138,7 +118,8 @@ async def _run_episode(
     try:
         return await asyncio.wait_for(episode, settings.request_timeout_s)
     except RouterPolicyError as exc:
-        raise HTTPFailure(502, f"router model failed: {exc}", "upstream_error", "router_upstream_error") from None
+        message = f"router model failed: {redact(str(exc))}"
+        raise HTTPFailure(502, message, "upstream_error", "router_upstream_error") from None
     except asyncio.TimeoutError:
         raise HTTPFailure(
             504, f"the routing episode did not finish in {settings.request_timeout_s:g}s", "upstream_error", "timeout"
@@ -200,25 +181,23 @@ async def chat_completions(request: Request) -> Response:
     chat: ChatRequest | None = None
     turns: list[TurnRecord] = []
     request_id = f"chatcmpl-{uuid.uuid4().hex}"
+    headers = {REQUEST_ID_HEADER: request_id}
     try:
         _check_auth(request, settings.api_key)
-        chat = parse_chat_request(await _read_body(request, settings.max_body_bytes), comps.served_names)
+        body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
+        chat = parse_chat_request(body, comps.served_names)
         trajectory = await _run_episode(comps, settings, chat, request_id, turns)
     except RequestError as exc:
         stats.observe_error(400, exc.code)
-        return _error(HTTPFailure(400, str(exc), "invalid_request_error", exc.code, exc.param))
+        return _error(HTTPFailure(400, str(exc), "invalid_request_error", exc.code, exc.param), headers)
     except HTTPFailure as failure:
-        stats.observe_error(failure.status, failure.code)
-        if chat is not None and failure.status >= 500:  # the episode ran and may have spent money
-            stats.observe_spend(turns)
-            ledger_append(
-                comps, chat, request_id, turns, time.perf_counter() - started, failure=(failure.status, str(failure))
-            )
-        return _error(failure)
+        _account_failure(comps, stats, chat, request_id, turns, started, failure)
+        return _error(failure, headers)
     except Exception:  # a bug must still produce an OpenAI-style answer; the traceback goes to the log
         logger.exception("request failed")
-        stats.observe_error(500, "internal_error")
-        return _error(HTTPFailure(500, "internal server error (see the server log)", "server_error", "internal_error"))
+        failure = HTTPFailure(500, "internal server error (see the server log)", "server_error", "internal_error")
+        _account_failure(comps, stats, chat, request_id, turns, started, failure)
+        return _error(failure, headers)
     finally:
         stats.in_flight -= 1
     latency_s = time.perf_counter() - started
@@ -227,7 +206,24 @@ async def chat_completions(request: Request) -> Response:
     stats.observe_latency(latency_s)
     if chat.stream:
         return _stream(request_id, chat, trajectory)
-    return _json(completion_body(request_id, chat.model, trajectory))
+    return _json(completion_body(request_id, chat.model, trajectory), headers=headers)
+
+
+def _account_failure(
+    comps: Components,
+    stats: ServerMetrics,
+    chat: ChatRequest | None,
+    request_id: str,
+    turns: list[TurnRecord],
+    started: float,
+    failure: HTTPFailure,
+) -> None:
+    """Count a failed request; once its episode started, also what it spent (ledger line and /metrics)."""
+    stats.observe_error(failure.status, failure.code)
+    if chat is not None:  # the episode ran, at least in part, and may have spent money
+        stats.observe_spend(turns)
+        latency_s = time.perf_counter() - started
+        ledger_append(comps, chat, request_id, turns, latency_s, failure=(failure.status, str(failure)))
 
 
 def create_app(settings: ServeSettings, components: Components | None = None) -> FastAPI:

@@ -23,6 +23,8 @@ class ServerMetrics:
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)  # (status code, routing strategy)
     errors: Counter[str] = field(default_factory=Counter)  # error code
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)  # (model, "true"/"false")
+    estimated: Counter[str] = field(default_factory=Counter)  # model: calls charged on estimated usage
+    cost_replaced: Counter[str] = field(default_factory=Counter)  # model: implausible provider costs replaced
     latency_buckets: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS))
     latency_sum: float = 0.0
     latency_count: int = 0
@@ -51,6 +53,10 @@ class ServerMetrics:
                 if call.executed and call.model:
                     self.target_cost_usd += call.cost_usd
                     self.calls[(call.model, "true" if call.success else "false")] += 1
+                    if call.estimated:
+                        self.estimated[call.model] += 1
+                    if call.cost_replaced:
+                        self.cost_replaced[call.model] += 1
 
     def observe_error(self, status: int, code: str) -> None:
         """Count a request answered with an error status."""
@@ -92,6 +98,12 @@ class ServerMetrics:
         ]
         for (model, ok), count in sorted(self.calls.items()):
             lines.append(f'xrouter_target_calls_total{{model="{_escape(model)}",success="{ok}"}} {count}')
+        for name, help_text, counts in (
+            ("estimated_calls", "Target calls charged on estimated usage (the provider sent none).", self.estimated),
+            ("cost_replaced_calls", "Target calls whose implausible reported cost was replaced.", self.cost_replaced),
+        ):
+            lines += [f"# HELP xrouter_{name}_total {help_text}", f"# TYPE xrouter_{name}_total counter"]
+            lines += [f'xrouter_{name}_total{{model="{_escape(m)}"}} {c}' for m, c in sorted(counts.items())]
         lines += [
             "# HELP xrouter_requests_in_flight Requests being served now.",
             "# TYPE xrouter_requests_in_flight gauge",

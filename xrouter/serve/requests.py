@@ -7,16 +7,27 @@ temperature when the router sets none), `top_p` (only 1, the value every call us
 `stream_options.include_usage`, `n` (only 1), `user` and `metadata` (recorded in the ledger;
 `metadata.query_id` is passed to replay targets) and the xrouter extension `max_cost_usd`
 (per-request budget). Anything else is rejected by name.
+
+Before that, `read_body` turns the bytes on the wire into JSON: 413 above the size limit, 408 when the body
+does not arrive within its timeout, 400 for anything that is not strict JSON (NaN, Infinity, numbers that
+overflow, nesting deeper than `MAX_JSON_DEPTH`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from xrouter.engine.prompts import split_user_system
+from starlette.requests import Request
 
+from xrouter.engine.prompts import split_user_system
+from xrouter.io import NonFiniteNumber, TooDeep, strict_json_loads
+
+MAX_JSON_DEPTH = 64  # a chat request nests 5 levels; anything near this is an attack, not a request
 _UNSUPPORTED = {
     "tools": "client tools are not supported: the router offers its own model tools",
     "tool_choice": "tool_choice is not supported: the router decides which tools to call",
@@ -56,6 +67,14 @@ class RequestError(ValueError):
         self.code = code
 
 
+class HTTPFailure(Exception):
+    """An error answer: HTTP status plus the OpenAI-style error fields."""
+
+    def __init__(self, status: int, message: str, err_type: str, code: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.err_type, self.code, self.param = status, err_type, code, param
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     """A validated chat-completion request."""
@@ -77,6 +96,12 @@ def _number(body: dict[str, Any], name: str, low: float, high: float | None = No
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RequestError(f"'{name}' must be a number", name, "invalid_type")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite:
+        raise RequestError(f"'{name}' must be a finite number", name)
     if value < low or (high is not None and value > high):
         bound = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
         raise RequestError(f"'{name}' must be {bound}, got {value}", name)
@@ -183,3 +208,57 @@ def parse_chat_request(body: Any, model_names: Collection[str]) -> ChatRequest:
         metadata=metadata,
         max_cost_usd=_number(body, "max_cost_usd", 0.0),
     )
+
+
+def _non_finite_field(raw: bytes) -> str | None:
+    """The top-level field of a body holding NaN/Infinity (for the error message), if it can be told."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict):
+        return None
+
+    def bad(value: Any, depth: int = 0) -> bool:
+        if isinstance(value, float):
+            return not math.isfinite(value)
+        if depth < 16 and isinstance(value, dict | list):
+            return any(bad(v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+        return False
+
+    return next((name for name, value in body.items() if bad(value)), None)
+
+
+async def _receive(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    too_big = HTTPFailure(413, f"request body exceeds {limit} bytes", "invalid_request_error", "request_too_large")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_body(request: Request, limit: int, timeout_s: float) -> Any:
+    """The decoded JSON body: 413 when too large, 408 when it does not arrive in time, 400 when not strict JSON."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            raw = await _receive(request, limit)
+    except TimeoutError:
+        message = f"request body not received within {timeout_s:g}s"
+        raise HTTPFailure(408, message, "invalid_request_error", "request_timeout") from None
+    try:
+        return strict_json_loads(raw, max_depth=MAX_JSON_DEPTH)
+    except NonFiniteNumber as exc:
+        field = _non_finite_field(raw)
+        message = f"'{field}' must be a finite number ({exc})" if field else f"request body: {exc}"
+        raise HTTPFailure(400, message, "invalid_request_error", "invalid_value", field) from None
+    except TooDeep as exc:
+        raise HTTPFailure(400, f"request body is {exc}", "invalid_request_error", "invalid_json") from None
+    except ValueError as exc:
+        message = f"request body is not valid JSON: {exc}"
+        raise HTTPFailure(400, message, "invalid_request_error", "invalid_json") from None

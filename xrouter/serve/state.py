@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from xrouter.engine.episode import EpisodeConfig, EpisodeEngine
 from xrouter.engine.policy import PolicySettings, RouterPolicy, RouterPrice, build_policy, parse_policy_spec
 from xrouter.engine.prompts import Mode
 from xrouter.errors import UsageError
+from xrouter.llm.limits import DEFAULT_MAX_ANSWER_BYTES, CallLimits
+from xrouter.llm.redact import register_secret
 from xrouter.llm.types import ModelCaller
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,12 @@ class ServeSettings:
     max_body_bytes: int = 1 << 20
     request_timeout_s: float = 600.0
     model_names: tuple[str, ...] = field(default=DEFAULT_MODEL_NAMES)
+    body_timeout_s: float = 30.0
+    header_timeout_s: float = 10.0
+    max_header_bytes: int = 32 << 10
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    allowed_fails: int = 3
+    cooldown_s: float = 5.0
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -55,6 +64,12 @@ class ServeSettings:
             raise UsageError(f"--max-body-bytes must be at least 1024, got {self.max_body_bytes}")
         if self.request_timeout_s <= 0 or self.router_timeout_s <= 0:
             raise UsageError("--request-timeout-s and --router-timeout-s must be > 0")
+        if self.body_timeout_s <= 0 or self.header_timeout_s <= 0:
+            raise UsageError("--body-timeout-s and --header-timeout-s must be > 0")
+        if self.max_header_bytes < 1024 or self.max_answer_bytes < 1024:
+            raise UsageError("--max-header-bytes and --max-answer-bytes must be at least 1024")
+        if self.allowed_fails < 0 or self.cooldown_s < 0:
+            raise UsageError("--allowed-fails and --cooldown-s must be >= 0 (--cooldown-s 0 turns cooldowns off)")
         if self.replay_data and self.target_api_base:
             raise UsageError("--replay-data answers targets in-process; drop --target-api-base (or use --catalog)")
         for flag, url in (("--router-api-base", self.router_api_base), ("--target-api-base", self.target_api_base)):
@@ -83,6 +98,10 @@ class ServeSettings:
             max_cost_usd=self.max_cost_usd,
             target_timeout_s=self.target_timeout_s,
         )
+
+    def call_limits(self) -> CallLimits:
+        """Answer size cap and per-model cooldown of the target calls."""
+        return CallLimits(self.max_answer_bytes, self.allowed_fails, self.cooldown_s)
 
     def policy_spec(self) -> str:
         """The `--policy` value, defaulting to `endpoint` with --router-api-base and `litellm` otherwise."""
@@ -121,7 +140,13 @@ def _targets(settings: ServeSettings, ledger: object | None) -> tuple[Catalog, M
 
     catalog = load_catalog(list(settings.catalog_files) or None)
     retry = RetryConfig(total_timeout_s=settings.target_timeout_s)
-    client = LLMClient(catalog, ledger=ledger, retry=retry, api_base=settings.target_api_base)  # type: ignore[arg-type]
+    client = LLMClient(
+        catalog,
+        ledger=ledger,  # type: ignore[arg-type]
+        retry=retry,
+        api_base=settings.target_api_base,
+        limits=settings.call_limits(),
+    )
     return catalog, client
 
 
@@ -129,6 +154,8 @@ def build_components(
     settings: ServeSettings, *, policy: RouterPolicy | None = None, caller: ModelCaller | None = None
 ) -> Components:
     """Build catalog, caller, policy, engine and ledger; `policy`/`caller` replace the configured ones."""
+    for secret in (settings.api_key, settings.router_api_key):
+        register_secret(secret)
     ledger = None
     if settings.ledger_path:
         from xrouter.llm.ledger import Ledger
@@ -150,11 +177,27 @@ def build_components(
             catalog=router_catalog,
             model_ids=tuple(settings.models),
             max_turns=settings.max_turns,
+            max_answer_bytes=settings.max_answer_bytes,
         )
         policy = build_policy(settings.policy_spec(), policy_settings)
     engine = EpisodeEngine(policy, caller or built_caller, catalog, settings.models, settings.episode_config())
+    _warm_litellm(engine)
     names = tuple(dict.fromkeys((*settings.model_names, settings.router_model, policy.name)))
     return Components(engine=engine, catalog=catalog, ledger=ledger, served_names=names)
+
+
+def _warm_litellm(engine: EpisodeEngine) -> None:
+    """Load LiteLLM now when the router or a target goes through it, so that no request waits for the import."""
+    models = [m for m in (getattr(engine.policy, "litellm_model", None),) if m]
+    uses_litellm = getattr(engine.caller, "uses_litellm", None)  # an LLMClient knows which models skip direct HTTP
+    if uses_litellm is not None:
+        models += [spec.litellm_model for spec in engine.models if uses_litellm(spec)]
+    if models:
+        from xrouter.llm.transport import warm_litellm
+
+        started = time.perf_counter()
+        warm_litellm(models)
+        logger.info("LiteLLM loaded and warmed for %d models in %.1fs", len(set(models)), time.perf_counter() - started)
 
 
 def _router_catalog(settings: ServeSettings, targets: Catalog) -> Catalog:

@@ -10,6 +10,7 @@ keys left out fall back to environment variables read when the tool is construct
 | `api_base` | `XROUTER_TOOL_API_BASE` | base URL for every call (replay: `http://127.0.0.1:PORT/v1`) |
 | `catalog` | `XROUTER_CATALOG` | catalog file merged over the shipped one (replay: the replay catalog) |
 | `cache_path` | `XROUTER_CACHE_PATH` | SQLite response cache (backend `cache`) |
+| `env_file` | `XROUTER_ENV_FILE` | `.env` file with provider keys, read by `live`/`cache` (default: `./.env` if present) |
 | `timeout_s` | - | per-call timeout |
 
 All tools of one worker process that share these settings share one `LLMClient` (and so its
@@ -35,6 +36,7 @@ _ENV = {
     "api_base": "XROUTER_TOOL_API_BASE",
     "catalog": "XROUTER_CATALOG",
     "cache_path": "XROUTER_CACHE_PATH",
+    "env_file": "XROUTER_ENV_FILE",
 }
 
 
@@ -49,6 +51,7 @@ class ToolBackendConfig(BaseModel):
         api_key: key sent with `api_base` (the replay server accepts any string).
         catalog: catalog YAML merged over the shipped catalog.
         cache_path: response-cache file for the cache backend.
+        env_file: `.env` file of provider keys for the live and cache backends (never overrides set variables).
         timeout_s: per-call timeout in seconds.
         max_concurrency_per_model: concurrent calls per model in one worker process.
     """
@@ -62,6 +65,7 @@ class ToolBackendConfig(BaseModel):
     api_key: str | None = None
     catalog: str | None = None
     cache_path: str | None = None
+    env_file: str | None = None
     timeout_s: float = 120.0
     max_concurrency_per_model: int = 16
 
@@ -110,6 +114,10 @@ def build_client(cfg: ToolBackendConfig, catalog: Any) -> Any:
     """An `LLMClient` for the configured backend."""
     from xrouter.llm.client import LLMClient
 
+    if cfg.backend in ("live", "cache"):  # provider keys, as users keep them in a .env file
+        from xrouter.llm.credentials import load_env_file
+
+        load_env_file(cfg.env_file)
     cache = None
     if cfg.backend == "cache":
         from xrouter.llm.cache import ResponseCache

@@ -9,19 +9,12 @@ provider `replay`.
 
 from __future__ import annotations
 
-import math
-
 from xrouter.catalog.catalog import Catalog, load_catalog
 from xrouter.catalog.models import ModelSpec
 from xrouter.data.outcomes import OutcomeTable
+from xrouter.llm.charges import estimate_tokens
 
 ROUTERBENCH_CATALOG = "routerbench_models.yaml"
-_CHARS_PER_TOKEN = 4.0  # rough English-text ratio; only used where the recording has no token counts
-
-
-def estimate_tokens(text: str) -> int:
-    """Rough token count of `text` (characters / 4, at least 1): used only when nothing was recorded."""
-    return max(1, math.ceil(len(text) / _CHARS_PER_TOKEN))
 
 
 def _derived_spec(name: str, table: OutcomeTable) -> ModelSpec:

@@ -5,26 +5,25 @@ A request is matched to a recorded query by an explicit query id when one is giv
 whitespace normalisation. The model is matched by its name in the data; a provider prefix that
 LiteLLM adds or keeps (`openai/`, `hosted_vllm/`, ...) is accepted too.
 
-Usage of a replayed answer: recorded token counts when the table has them; otherwise input tokens
-are estimated from the query text (characters / 4) and output tokens are what the remaining recorded
-cost buys at the catalog's output price. The recorded cost itself is always reported exactly.
+Usage of a replayed answer: recorded token counts when the table has them; otherwise they are counted
+from the recorded texts (characters / 4 of the query and of the answer). The recorded cost itself is
+always reported exactly.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from xrouter.catalog.catalog import Catalog
-from xrouter.catalog.models import ModelSpec
 from xrouter.catalog.pricing import Usage
 from xrouter.data.outcomes import OutcomeTable, normalize_text
 from xrouter.engine.prompts import content_text
 from xrouter.errors import CatalogError, DataError
-from xrouter.llm.replay.catalog import estimate_tokens, replay_catalog
+from xrouter.llm.charges import estimate_tokens
+from xrouter.llm.replay.catalog import replay_catalog
 from xrouter.llm.types import CallError, CallResult
 
 PROVIDER_PREFIXES: tuple[str, ...] = ("openai/", "hosted_vllm/", "openrouter/", "litellm_proxy/", "custom_openai/")
@@ -61,21 +60,17 @@ def last_user_text(messages: Sequence[dict[str, Any]]) -> str:
     return ""
 
 
-def derive_usage(spec: ModelSpec | None, query_text: str, cost: float, row: Any) -> Usage:
-    """Token counts for a recorded answer (recorded counts first, else derived from cost and price)."""
+def derive_usage(query_text: str, row: Any) -> Usage:
+    """Token counts of a recorded answer: the recorded counts, else counted from the recorded texts.
+
+    Counting (characters / 4) keeps a short answer from showing 0 completion tokens, whatever it cost;
+    the cost itself is always the recorded one.
+    """
     rec_in, rec_out, rec_cached = row.input_tokens, row.output_tokens, row.cached_input_tokens
     if rec_in == rec_in and rec_out == rec_out:  # not NaN
         cached = int(rec_cached) if rec_cached == rec_cached else 0
         return Usage(int(rec_in), int(rec_out), min(cached, int(rec_in)))
-    prompt = estimate_tokens(query_text)
-    if spec is None or not spec.has_price or not spec.output_usd_per_mtok:
-        return Usage(prompt, estimate_tokens(str(row.response)))
-    in_price = (spec.input_usd_per_mtok or 0.0) * 1e-6
-    out_price = spec.output_usd_per_mtok * 1e-6
-    if prompt * in_price > cost:  # the estimate overshoots what was paid: the prompt was shorter
-        prompt = math.floor(cost / in_price) if in_price > 0 else prompt
-    completion = max(0, round((cost - prompt * in_price) / out_price))
-    return Usage(prompt, completion)
+    return Usage(estimate_tokens(query_text), estimate_tokens(str(row.response)))
 
 
 class ReplayStore:
@@ -94,9 +89,8 @@ class ReplayStore:
             self._by_text.setdefault(normalize_text(str(row.query_text)), query_id)
             if row.cost_usd != row.cost_usd or not isinstance(row.response, str):  # no outcome recorded
                 continue
-            spec = self.catalog.models.get(model)
             score = None if row.score != row.score else float(row.score)
-            usage = derive_usage(spec, str(row.query_text), float(row.cost_usd), row)
+            usage = derive_usage(str(row.query_text), row)
             record = ReplayRecord(query_id, model, str(row.response), float(row.cost_usd), usage, score)
             self._records[(query_id, model)] = record
 
