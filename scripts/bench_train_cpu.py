@@ -51,7 +51,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cost-lambda", type=float, default=50.0, help="λ of the reward (default 50)")
     parser.add_argument("--sft-steps", type=int, default=120, help="warm-start steps (default 120)")
     parser.add_argument("--sft-lr", type=float, default=1e-3, help="warm-start learning rate (default 1e-3)")
-    parser.add_argument("--rl-steps", type=int, default=40, help="DAPO steps (default 40)")
+    parser.add_argument("--rl-steps", type=int, default=120, help="DAPO steps (default 120)")
     parser.add_argument("--rl-lr", type=float, default=2e-4, help="DAPO learning rate (default 2e-4)")
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per DAPO step (default 8)")
     parser.add_argument("--rollouts", type=int, default=8, help="rollouts per prompt (default 8)")
@@ -146,6 +146,7 @@ def run_bench(args: argparse.Namespace, csvs: list[Path], pool: tuple[str, ...])
     """All policies on the held-out queries, at the training λ for the fitted routers."""
     lam = f"{args.cost_lambda:g}"
     policies = [f"hf:{args.out / 'rl' / 'model'}", f"hf:{args.out / 'sft' / 'model'}",
+                f"hf:{args.out / 'rl' / 'model'}:0", f"hf:{args.out / 'sft' / 'model'}:0",
                 f"learned:{args.out / 'baselines' / 'table'}:{lam}", f"learned:{args.out / 'baselines' / 'knn'}:{lam}",
                 *(f"single:{m}" for m in pool)]  # fmt: skip
     argv = ["bench", *(a for c in csvs for a in ("--dataset", str(c))), "--models", ",".join(pool), "--split", "eval",
@@ -185,26 +186,38 @@ def paired_interval(
 
 
 def report(args: argparse.Namespace, pool: tuple[str, ...], timings: dict) -> None:
-    """report.json / report.md and training.png."""
+    """report.json, report.md and training.png."""
     from xrouter.train.report import plot_training, summarize
 
     rewards = rewards_by_policy(args.out / "bench" / "samples.jsonl", args.cost_lambda)
-    names = {p: p.split("/")[-2] + "/" + p.split("/")[-1] if p.startswith(("hf:", "learned:")) else p for p in rewards}
-    rl = next(p for p in rewards if p.startswith("hf:") and "/rl/" in p)
-    sft = next(p for p in rewards if p.startswith("hf:") and "/sft/" in p)
-    table = next(p for p in rewards if "/table" in p)
+    rl, sft = f"hf:{args.out / 'rl' / 'model'}", f"hf:{args.out / 'sft' / 'model'}"
+    table = f"learned:{args.out / 'baselines' / 'table'}:{args.cost_lambda:g}"
+
+    def short(p: str) -> str:
+        return p.replace(f"{args.out}/", "").replace("/model", "")
+
+    pairs = {"rl - sft": (rl, sft), "rl - table": (rl, table), "rl greedy - sft greedy": (rl + ":0", sft + ":0"),
+             "rl greedy - table": (rl + ":0", table)}  # fmt: skip
     result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "load_average_at_end": os.getloadavg()},
         "cost_lambda": args.cost_lambda, "pool": list(pool), "timings_s": timings,
-        "mean_reward": {names[p]: sum(r.values()) / len(r) for p, r in rewards.items()},
-        "rl_minus_sft": paired_interval(rewards[rl], rewards[sft], args.bootstrap),
-        "rl_minus_table": paired_interval(rewards[rl], rewards[table], args.bootstrap),
+        "mean_reward": {short(p): sum(r.values()) / len(r) for p, r in rewards.items()},
+        "paired_differences": {k: paired_interval(rewards[a], rewards[b], args.bootstrap) for k, (a, b) in pairs.items()},
         "training": summarize(args.out / "rl" / "metrics.jsonl"),
     }  # fmt: skip
     (args.out / "report.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [f"| policy (held-out queries, λ = {args.cost_lambda:g}) | mean reward |", "|---|---:|"]
+    lines += [
+        f"| {name} | {value:.3f} |" for name, value in sorted(result["mean_reward"].items(), key=lambda kv: -kv[1])
+    ]
+    lines += ["", "| paired difference | mean | 95% interval |", "|---|---:|---:|"]
+    lines += [f"| {k} | {m:+.3f} | {lo:+.3f} to {hi:+.3f} |" for k, (m, lo, hi) in result["paired_differences"].items()]
+    (args.out / "report.md").write_text("\n".join(lines) + "\n")
     plot_training(args.out / "rl" / "metrics.jsonl", args.out / "training.png", pool)
-    print(json.dumps({k: result[k] for k in ("mean_reward", "rl_minus_sft", "rl_minus_table", "timings_s")}, indent=2))
-    print(f"report: {args.out / 'report.json'}; plot: {args.out / 'training.png'}")
+    print("\n".join(lines))
+    print(f"stage wall times (s): {timings}")
+    print(f"report: {args.out / 'report.json'}, {args.out / 'report.md'}; plot: {args.out / 'training.png'}")
 
 
 if __name__ == "__main__":

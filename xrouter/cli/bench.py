@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         " set JSONL (evalsets layout) or a preprocessed parquet; repeatable")  # fmt: skip
     parser.add_argument("--policy", action="append", required=True, metavar="SPEC",
                         help="single:<model> | single:* | cheapest | strongest | random | oracle |"
-                        " learned:<DIR>[:lambda] | hf:<checkpoint folder> (a trained router, see xrouter train) |"
+                        " learned:<DIR>[:lambda] | hf:<checkpoint folder>[:temperature] (a trained router) |"
                         " router:<base_url>; repeatable")  # fmt: skip
     parser.add_argument("--backend", choices=["replay", "live", "cache"], default="replay",
                         help="where model answers come from: recorded outcomes (default), live APIs, or a response"

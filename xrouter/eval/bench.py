@@ -90,9 +90,9 @@ def build_policy(spec: str, config: BenchConfig, embedder: Any = None) -> Policy
             raise UsageError("the oracle policy needs recorded outcomes: use --backend replay with an outcome table")
         return OraclePolicy(spec)
     if spec.startswith("hf:"):
-        from xrouter.eval.checkpoint_policy import CheckpointPolicy
+        from xrouter.eval.checkpoint_policy import CheckpointPolicy, parse_checkpoint_spec
 
-        return CheckpointPolicy(spec, spec[len("hf:") :])
+        return CheckpointPolicy(spec, *parse_checkpoint_spec(spec[len("hf:") :]))
     if spec.startswith("learned:"):
         from xrouter.eval.learned import parse_learned_policy
 

@@ -3,7 +3,7 @@
 The policy object is the one `xrouter serve --policy hf:PATH` builds (`xrouter.engine.hf_policy`), the pool is
 the benchmark's candidate models (`--models`), and the mode is the one the checkpoint was trained in (its
 `xrouter.json`, else agent), so a benchmark sample is exactly what serving the checkpoint would have returned.
-It samples at temperature 1, as in its training rollouts.
+It samples at temperature 1, as in its training rollouts; `hf:PATH:T` samples at temperature T (`:0` is greedy).
 """
 
 from __future__ import annotations
@@ -17,6 +17,18 @@ from xrouter.eval.episodes import episode_sample, recorded_answer_model
 from xrouter.eval.policies import BenchContext, Policy, Sample
 
 PREFIX = "hf:"
+
+
+def parse_checkpoint_spec(arg: str) -> tuple[str, float]:
+    """`PATH[:T]` -> (folder, sampling temperature; 1.0 when no number follows the last colon)."""
+    folder, _, tail = arg.rpartition(":")
+    try:
+        temperature = float(tail)
+    except ValueError:
+        return arg, 1.0
+    if not folder or temperature < 0:
+        raise UsageError(f"--policy hf:{arg}: give hf:PATH or hf:PATH:T with a temperature T >= 0")
+    return folder, temperature
 
 
 class CheckpointPolicy(Policy):
