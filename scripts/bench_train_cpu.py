@@ -39,7 +39,13 @@ CSVS = ("arc_challenge_train.csv", "mbpp_train.csv", "winograde_train.csv")
 #   thousandths (cost), and dividing by their tiny spread turns that into full-size advantages, which drives the
 #   policy to the cheapest model whatever its accuracy. Without the division an advantage is the reward difference
 #   itself, so a cent of cost weighs what the reward says it weighs.
-LEARNING_OVERRIDES = ("algorithm.filter_groups.metric=score", "algorithm.norm_adv_by_std_in_grpo=False")
+# A third one is about the optimiser: Adam's first updates move every weight by about the learning rate whatever the
+# gradient's size, which can break a small policy's tool-call format in one step; five warm-up steps avoid that.
+LEARNING_OVERRIDES = (
+    "algorithm.filter_groups.metric=score",
+    "algorithm.norm_adv_by_std_in_grpo=False",
+    "actor_rollout_ref.actor.optim.lr_warmup_steps=5",
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,7 +58,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sft-steps", type=int, default=120, help="warm-start steps (default 120)")
     parser.add_argument("--sft-lr", type=float, default=1e-3, help="warm-start learning rate (default 1e-3)")
     parser.add_argument("--rl-steps", type=int, default=120, help="DAPO steps (default 120)")
-    parser.add_argument("--rl-lr", type=float, default=2e-4, help="DAPO learning rate (default 2e-4)")
+    parser.add_argument("--rl-lr", type=float, default=1e-4, help="DAPO learning rate (default 1e-4)")
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per DAPO step (default 8)")
     parser.add_argument("--rollouts", type=int, default=8, help="rollouts per prompt (default 8)")
     parser.add_argument("--holdout", type=float, default=0.3, help="held-out fraction, as bench --holdout (0.3)")
