@@ -11,6 +11,7 @@ HTTP to the replay provider that `xrouter train --replay` starts on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,7 +115,9 @@ def test_a_policy_without_learning_signal_stops_with_a_clear_error(routing: dict
     proc = xrouter(*rl_args(routing, routing["fresh"], out, "xrouter.stall_gen_batches=2"), timeout=480)
     assert proc.returncode == 1
     message = proc.stderr.strip().splitlines()[-1]
-    assert "training stalled: 2 generation batches" in message
+    # Refills arrive in chunks of any size, so the count can pass the limit of 2 by the last chunk.
+    found = re.search(r"training stalled: (\d+) generation batches", message)
+    assert found and int(found.group(1)) >= 2, message
     assert "made no valid tool call" in message and "warm-start" in message
 
 
