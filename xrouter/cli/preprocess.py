@@ -85,6 +85,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="simple router prompt: one call or a direct answer, no select_response",
     )
+    _flag(
+        parser,
+        "cost_lambda",
+        default=None,
+        metavar="SPEC",
+        help="cost weight λ of the rows: a number keeps one λ for all rows and writes none into them (the "
+        "trainer's xrouter.cost_lambda applies; the default); a list (1,3,10; choice:3 for one value) or a "
+        "distribution (uniform:LO:HI, loguniform:0.3:30) draws one λ per row with --seed, states it in the "
+        "row's router prompt and writes it to extra_info.cost_lambda, which the reward reads",
+    )
     _flag(parser, "overwrite", action="store_true", help="replace existing output files")
     add_catalog_flags(parser)
 
@@ -152,9 +162,18 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from xrouter.data.lambdas import parse_lambda_spec
     from xrouter.data.preprocess import PreprocessConfig, preprocess
 
     console = Console(stderr=True)
+    lambdas = parse_lambda_spec(args.cost_lambda) if args.cost_lambda is not None else None
+    if lambdas is not None and not lambdas.per_row:
+        console.print(
+            f"note: fixed λ {lambdas.values[0]:g}: rows carry no λ, so train with xrouter.cost_lambda="
+            f"{lambdas.values[0]:g} (xrouter train --cost-lambda {lambdas.values[0]:g})",
+            markup=False,
+            highlight=False,
+        )
     if args.fixed_set_percentage is not None:
         console.print(
             "warning: --fixed-set-percentage is deprecated and has no effect; use --fixed-set-{1,2,3}-percentage"
@@ -169,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers or min(8, os.cpu_count() or 1),
         batch_size=args.batch_size,
         overwrite=args.overwrite,
+        cost_lambda=lambdas,
     )
     recorded = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")}
     progress = Progress(
@@ -194,12 +214,19 @@ def run(args: argparse.Namespace) -> int:
         if tasks:  # stopping a never-started bar would print a stray blank line before an error
             progress.stop()
     table = Table(title=f"preprocessed {len(reports)} file(s) into {args.output_dir}")
-    for column in ("input", "rows in", "rows out", "set types", "mean pool", "output"):
+    columns = ["input", "rows in", "rows out", "set types", "mean pool", "output"]
+    if lambdas is not None and lambdas.per_row:
+        columns.insert(5, "λ min / median / max")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for r in reports:
         n = sum(r.pool_sizes.values()) or 1
         mean_pool = sum(size * count for size, count in r.pool_sizes.items()) / n
         sets = ", ".join(f"{k} {v}" for k, v in r.set_types.items())
-        table.add_row(Path(r.input).name, str(r.input_rows), str(r.output_rows), sets, f"{mean_pool:.1f}", r.output)
+        cells = [Path(r.input).name, str(r.input_rows), str(r.output_rows), sets, f"{mean_pool:.1f}", r.output]
+        if len(columns) > 6:
+            lam = r.cost_lambda
+            cells.insert(5, " / ".join(f"{lam[k]:g}" for k in ("min", "median", "max")) if lam else "-")
+        table.add_row(*cells)
     Console().print(table)
     return 0

@@ -137,6 +137,14 @@ def _episode_flags(episode: argparse._ArgumentGroup) -> None:
         "(requests may send max_cost_usd; default: no budget)",
     )
     episode.add_argument(
+        "--cost-lambda",
+        type=float,
+        metavar="λ",
+        help="default cost weight λ stated in the router's prompt (0 to 1000; requests may send "
+        '"xrouter": {"cost_lambda": λ}; default: none, the prompt routers were trained on before λ was an input; '
+        "learned:DIR routers then use their own λ)",
+    )
+    episode.add_argument(
         "--target-timeout-s",
         type=float,
         metavar="S",
@@ -229,6 +237,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         max_calls_per_turn=args.max_calls_per_turn,
         max_total_calls=args.max_total_calls,
         max_cost_usd=args.max_cost_usd,
+        cost_lambda=args.cost_lambda,
         target_timeout_s=args.target_timeout_s,
         replay_data=tuple(args.replay_data),
         catalog_files=tuple(args.catalog or ()),

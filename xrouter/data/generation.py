@@ -38,6 +38,7 @@ def generation_record(
         "use_fixed_set_only": sampling.use_fixed_set_only,
         "fixed_set_choice": sampling.fixed_set_choice,
         "max_system_prompt_length": config.max_system_prompt_length,
+        "cost_lambda": config.cost_lambda.record() if config.cost_lambda else {"spec": None, "per_row": False},
         "catalog": {
             "version": catalog.version,
             "sources": list(catalog.sources),

@@ -27,6 +27,7 @@ import yaml
 
 from xrouter.catalog import Catalog
 from xrouter.data.generation import GENERATION_CONFIG, generation_record
+from xrouter.data.lambdas import LambdaSpec, lambda_stats
 from xrouter.data.reader import SourceFile, list_inputs, open_source
 from xrouter.data.rows import build_row, check_columns, encode_for_parquet, output_schema
 from xrouter.data.sampling import PoolSampler, RowPlan, SamplingConfig, plan_rows, set_type_name
@@ -50,6 +51,7 @@ class PreprocessConfig:
     workers: int = 1
     batch_size: int = 2000
     overwrite: bool = False
+    cost_lambda: LambdaSpec | None = None  # None or a fixed value: rows carry no λ (the trainer config's applies)
 
     def __post_init__(self) -> None:
         if self.mode not in ("agent", "simple"):
@@ -71,6 +73,7 @@ class FileReport:
     set_types: dict[str, int]
     pool_sizes: dict[int, int] = field(default_factory=dict)
     model_counts: dict[str, int] = field(default_factory=dict)
+    cost_lambda: dict[str, float] = field(default_factory=dict)  # min, median, max of the rows' λ (if per row)
 
 
 def output_name(path: Path, count: int) -> str:
@@ -93,8 +96,10 @@ def _build_chunk(job: dict[str, Any]) -> tuple[pa.Table, Counter, Counter]:
     config: PreprocessConfig = _WORKER["config"]
     sources = dict(zip(job["needed"], job["batch"].to_pylist(), strict=True))
     rows, models, sizes = [], Counter(), Counter()
+    lambdas = config.cost_lambda
     for index, source_row, version, code in job["entries"]:
         pool = sampler.pool(job["file_key"], source_row, version, code)
+        lam = lambdas.draw(config.sampling.seed, job["file_key"], source_row, version) if lambdas else None
         models.update(pool)
         sizes[len(pool)] += 1
         row = build_row(
@@ -108,6 +113,7 @@ def _build_chunk(job: dict[str, Any]) -> tuple[pa.Table, Counter, Counter]:
             pool=pool,
             mode=config.mode,
             max_system_prompt_length=config.max_system_prompt_length,
+            cost_lambda=lam,
         )
         rows.append(encode_for_parquet(row))
     return pa.Table.from_pylist(rows, schema=job["schema"]), models, sizes
@@ -159,9 +165,12 @@ def _process_file(
     advance: Callable[[int], None],
 ) -> FileReport:
     plan = plan_rows(source.num_rows, config.sampling, source.path.name)
-    schema = output_schema(source.schema, PoolSampler(catalog, config.sampling).possible_models(), config.mode)
+    per_row = config.cost_lambda is not None and config.cost_lambda.per_row
+    possible = PoolSampler(catalog, config.sampling).possible_models()
+    schema = output_schema(source.schema, possible, config.mode, per_row)
     models: Counter = Counter()
     sizes: Counter = Counter()
+    lambdas: list[float] = []
     pending: deque = deque()
 
     def drain(writer: pq.ParquetWriter, keep: int) -> None:
@@ -170,6 +179,8 @@ def _process_file(
             writer.write_table(table)
             models.update(m)
             sizes.update(s)
+            if per_row:
+                lambdas.extend(table.column("extra_info").combine_chunks().field("cost_lambda").to_pylist())
 
     with pq.ParquetWriter(target, schema) as writer:
         for n_read, job in _jobs(source, plan, schema, config.batch_size):
@@ -185,6 +196,7 @@ def _process_file(
         set_types=plan.counts(),
         pool_sizes=dict(sorted(sizes.items())),
         model_counts=dict(models.most_common()),
+        cost_lambda=lambda_stats(lambdas),
     )
 
 

@@ -2,12 +2,15 @@
 
 Row contract (read by the verl plugin's agent loop, tools and reward):
 
-* `prompt` = `router_messages(user_messages, mode, max_system_prompt_length)` (the one shared rule);
+* `prompt` = `router_messages(user_messages, mode, max_system_prompt_length, cost_lambda)` (the one shared
+  rule; `cost_lambda` only for rows that carry their own λ);
 * `data_source`, `ability`, `reward_model` and every other input column are kept;
 * `agent_name` = "xrouter_agent";
 * `extra_info` = the original extra_info fields plus `index` (row number in the output file),
   `query_id`, `user_messages`, `need_tools_kwargs`, `tools_kwargs`, `tool_selection`, `model_pool`,
-  `model_set_type`, `mode`, `version` and `source_row`.
+  `model_set_type`, `mode`, `version` and `source_row`, plus `cost_lambda` (the row's λ, read by
+  `compute_score`) when preprocessing drew one per row. Rows without it are scored with the trainer
+  config's λ, and their prompt does not mention λ.
 
 Parquet cannot store a struct without fields, and a struct column holds the union of the keys of all
 rows. So on disk `tools_kwargs` has one field per tool that any row of the file can get (every model
@@ -43,6 +46,7 @@ OWN_EXTRA_FIELDS = (
     "mode",
     "version",
     "source_row",
+    "cost_lambda",
 )
 MESSAGE_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 # Tool names are derived per row; caching the slug regex keeps large runs fast.
@@ -119,11 +123,12 @@ def build_row(
     pool: Sequence[str],
     mode: Mode,
     max_system_prompt_length: int,
+    cost_lambda: float | None = None,
 ) -> dict[str, Any]:
-    """One verl training row (contract form) from one guru-style source row."""
+    """One verl training row (contract form) from one guru-style source row (with its own λ, if given)."""
     user_messages = user_messages_of(source.get("prompt"), where)
     try:
-        prompt = router_messages(user_messages, mode, max_system_prompt_length)
+        prompt = router_messages(user_messages, mode, max_system_prompt_length, cost_lambda)
     except ValueError as exc:
         raise DataError(f"{where}: {exc}") from None
     extra = source.get("extra_info") or {}
@@ -155,6 +160,8 @@ def build_row(
         "version": version,
         "source_row": source_row,
     }
+    if cost_lambda is not None:
+        row["extra_info"]["cost_lambda"] = float(cost_lambda)
     return row
 
 
@@ -178,7 +185,9 @@ def _usable(t: pa.DataType) -> bool:
     return not (pa.types.is_struct(t) and t.num_fields == 0)
 
 
-def output_schema(input_schema: pa.Schema, model_ids: Sequence[str], mode: Mode) -> pa.Schema:
+def output_schema(
+    input_schema: pa.Schema, model_ids: Sequence[str], mode: Mode, per_row_lambda: bool = False
+) -> pa.Schema:
     """Arrow schema of the output file from the input file's schema and every model a pool can hold."""
     extra_fields: list[pa.Field] = []
     if "extra_info" in input_schema.names:
@@ -198,6 +207,8 @@ def output_schema(input_schema: pa.Schema, model_ids: Sequence[str], mode: Mode)
         pa.field("version", pa.int64()),
         pa.field("source_row", pa.int64()),
     ]
+    if per_row_lambda:
+        extra_fields.append(pa.field("cost_lambda", pa.float64()))
     fields: list[pa.Field] = []
     for f in input_schema:
         if f.name == "prompt":

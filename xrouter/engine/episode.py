@@ -21,7 +21,7 @@ from typing import Any
 from xrouter.catalog import Catalog, ModelSpec, Usage, openai_tools
 from xrouter.engine.calls import CallBudget, CallSettings, run_turn_calls
 from xrouter.engine.policy import RouterPolicy
-from xrouter.engine.prompts import DEFAULT_MAX_SYSTEM_PROMPT_LENGTH, Mode, router_messages
+from xrouter.engine.prompts import DEFAULT_MAX_SYSTEM_PROMPT_LENGTH, Mode, check_cost_lambda, router_messages
 from xrouter.engine.rules import NO_ANSWER_TEXT, ends_episode, final_outcome, visible_text
 from xrouter.engine.trajectory import CallRecord, Trajectory, TurnRecord, strategy_for
 from xrouter.llm.types import ModelCaller
@@ -39,6 +39,7 @@ class EpisodeConfig:
     target_timeout_s: float = 120.0
     target_temperature: float | None = None
     max_system_prompt_length: int = DEFAULT_MAX_SYSTEM_PROMPT_LENGTH
+    cost_lambda: float | None = None  # λ stated in the router prompt when a request gives none (None: no λ)
 
     def __post_init__(self) -> None:
         if self.mode not in ("agent", "simple"):
@@ -50,17 +51,20 @@ class EpisodeConfig:
             raise ValueError(f"max_cost_usd must be >= 0, got {self.max_cost_usd}")
         if self.target_timeout_s <= 0:
             raise ValueError(f"target_timeout_s must be > 0, got {self.target_timeout_s}")
+        if self.cost_lambda is not None:
+            check_cost_lambda(self.cost_lambda)
 
 
 @dataclass(frozen=True)
 class RequestOptions:
-    """Per-request overrides: budget, default target temperature and a cap on target output tokens."""
+    """Per-request overrides: budget, default target temperature, a cap on target output tokens and the cost weight."""
 
     max_cost_usd: float | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     request_id: str | None = None
     query_id: str | None = None
+    cost_lambda: float | None = None
 
 
 class EpisodeEngine:
@@ -116,7 +120,10 @@ class EpisodeEngine:
         options = options or RequestOptions()
         cfg = self.config
         started = time.perf_counter()
-        messages: list[dict[str, Any]] = router_messages(user_messages, cfg.mode, cfg.max_system_prompt_length)
+        cost_lambda = options.cost_lambda if options.cost_lambda is not None else cfg.cost_lambda
+        messages: list[dict[str, Any]] = router_messages(
+            user_messages, cfg.mode, cfg.max_system_prompt_length, cost_lambda
+        )
         budget_usd = options.max_cost_usd if options.max_cost_usd is not None else cfg.max_cost_usd
         budget = CallBudget(calls_left=cfg.max_total_calls, usd_left=budget_usd)
         temperature = options.temperature if options.temperature is not None else cfg.target_temperature
@@ -164,7 +171,7 @@ class EpisodeEngine:
             history.extend(record.calls)
             if ends_episode(cfg.mode, [c.view() for c in record.calls]):
                 break
-        return self._finish(turns, started, options.request_id)
+        return self._finish(turns, started, options.request_id, cost_lambda)
 
     async def _run_turn_calls(self, tool_calls, settings, budget, history, record, user_messages) -> None:
         """Check and run one turn's calls into `record.calls` (see `xrouter.engine.calls.run_turn_calls`)."""
@@ -172,7 +179,9 @@ class EpisodeEngine:
             self.caller, self.tools_by_name, tool_calls, settings, budget, history, record.calls, user_messages
         )
 
-    def _finish(self, turns: list[TurnRecord], started: float, request_id: str | None) -> Trajectory:
+    def _finish(
+        self, turns: list[TurnRecord], started: float, request_id: str | None, cost_lambda: float | None = None
+    ) -> Trajectory:
         outcome = final_outcome([t.view(visible_text(t.text)) for t in turns], self.config.mode)
         calls = [c for t in turns for c in t.calls if c.executed and c.model]
         answer = outcome.answer
@@ -188,4 +197,5 @@ class EpisodeEngine:
             turns=turns,
             total_time_s=time.perf_counter() - started,
             request_id=request_id,
+            cost_lambda=cost_lambda,
         )

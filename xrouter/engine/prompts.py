@@ -8,6 +8,12 @@ Rule for the router's input: the router sees its own system prompt, then one use
 the user's system prompt (under `USER_SYSTEM_LABEL`, or inlined before the query when it is longer
 than `max_system_prompt_length` characters) and the user's conversation (under `USER_QUERY_LABEL`).
 
+Rule for the cost weight: a request or training row with a cost weight λ gets one more paragraph at the
+end of the router's system prompt (`cost_weight_text`): the value after `COST_WEIGHT_LABEL` and what it
+means in the reward's terms (reward = quality × (1 − λ × dollars spent on calls), the default shaping).
+Without a λ the system prompt is exactly the one above, so routers trained before λ existed see what they
+were trained on. `prompt_cost_lambda` reads the value back from a router chat (learned routers use it).
+
 Rule for target models: a target sees one system message, the router's `optimized_system_prompt`
 followed by the user's own system prompt (kept, after a blank line), then the user's conversation
 unchanged (all user and assistant turns).
@@ -15,6 +21,8 @@ unchanged (all user and assistant turns).
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -22,6 +30,9 @@ Mode = Literal["agent", "simple"]
 USER_SYSTEM_LABEL = "USER SYSTEM PROMPT:"
 USER_QUERY_LABEL = "USER REQUEST:"
 DEFAULT_MAX_SYSTEM_PROMPT_LENGTH = 2000
+COST_WEIGHT_LABEL = "COST WEIGHT:"
+MAX_COST_LAMBDA = 1000.0  # λ above this prices every call out of the reward; a larger value is an error
+_COST_WEIGHT_LINE = re.compile(rf"^{re.escape(COST_WEIGHT_LABEL)} λ = (\S+)$", re.MULTILINE)
 
 ROUTER_SYSTEM_PROMPT_AGENT = """\
 You are a routing assistant. For every request you decide who should answer it: yourself, or one \
@@ -59,13 +70,56 @@ temperatures for factual or mathematical work and higher ones for creative writi
 Think briefly inside <think>...</think>, then either make one tool call or write the answer."""
 
 
-def router_system_prompt(mode: Mode) -> str:
-    """The router's system prompt for a mode."""
+def check_cost_lambda(value: Any, what: str = "cost_lambda") -> float:
+    """λ as a float; ValueError naming `what` unless it is a number in [0, MAX_COST_LAMBDA]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite or not 0 <= value <= MAX_COST_LAMBDA:
+        raise ValueError(f"{what} must be a number between 0 and {MAX_COST_LAMBDA:g}, got {value!r}")
+    return float(value)
+
+
+def format_cost_lambda(cost_lambda: float) -> str:
+    """λ as the prompt writes it (six significant digits; training samples use at most three)."""
+    return f"{cost_lambda:.6g}"
+
+
+def cost_weight_text(cost_lambda: float) -> str:
+    """The paragraph that tells the router its cost weight λ, in the reward's own terms."""
+    lam = check_cost_lambda(cost_lambda)
+    per_cent = f"{lam / 100:.4g}"
+    return (
+        f"{COST_WEIGHT_LABEL} λ = {format_cost_lambda(lam)}\n"
+        f"A right answer earns a reward of 1 − λ × (dollars spent on calls); a wrong one earns 0. So every cent "
+        f"of calls costs {per_cent} reward, and a call pays off only if it raises the chance of a right answer "
+        f"by at least about {format_cost_lambda(lam)} percentage points per cent it costs. λ = 0 ignores cost; a "
+        "large λ asks for the cheapest answer that is still right."
+    )
+
+
+def router_system_prompt(mode: Mode, cost_lambda: float | None = None) -> str:
+    """The router's system prompt for a mode, stating the cost weight λ when one is given."""
     if mode == "agent":
-        return ROUTER_SYSTEM_PROMPT_AGENT
-    if mode == "simple":
-        return ROUTER_SYSTEM_PROMPT_SIMPLE
-    raise ValueError(f"unknown router mode {mode!r}; use 'agent' or 'simple'")
+        prompt = ROUTER_SYSTEM_PROMPT_AGENT
+    elif mode == "simple":
+        prompt = ROUTER_SYSTEM_PROMPT_SIMPLE
+    else:
+        raise ValueError(f"unknown router mode {mode!r}; use 'agent' or 'simple'")
+    if cost_lambda is None:
+        return prompt
+    return f"{prompt}\n\n{cost_weight_text(cost_lambda)}"
+
+
+def prompt_cost_lambda(messages: Sequence[dict[str, Any]]) -> float | None:
+    """The λ the router's own system prompt states (first message only, never user text), else None."""
+    if not messages or messages[0].get("role") != "system":
+        return None
+    found = _COST_WEIGHT_LINE.search(content_text(messages[0].get("content")))
+    return float(found.group(1)) if found else None
 
 
 def content_text(content: Any) -> str:
@@ -127,10 +181,11 @@ def router_messages(
     messages: Sequence[dict[str, Any]],
     mode: Mode = "agent",
     max_system_prompt_length: int = DEFAULT_MAX_SYSTEM_PROMPT_LENGTH,
+    cost_lambda: float | None = None,
 ) -> list[dict[str, str]]:
-    """The router's initial chat: its system prompt plus the user turn built from `messages`."""
+    """The router's initial chat: its system prompt (with λ, if given) plus the user turn built from `messages`."""
     return [
-        {"role": "system", "content": router_system_prompt(mode)},
+        {"role": "system", "content": router_system_prompt(mode, cost_lambda)},
         {"role": "user", "content": router_user_turn(messages, max_system_prompt_length)},
     ]
 

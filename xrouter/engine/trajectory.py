@@ -106,6 +106,7 @@ class Trajectory:
     turns: list[TurnRecord]
     total_time_s: float
     request_id: str | None = None
+    cost_lambda: float | None = None  # the λ the router prompt stated (None: no λ, the router's own default)
 
     @property
     def calls(self) -> list[CallRecord]:
@@ -191,6 +192,7 @@ class Trajectory:
             "call_history": [c.to_dict() for c in calls],
             "decisions": [{"turn": t.index, "note": t.note} for t in self.turns if t.note],
             "request_id": self.request_id,
+            "cost_lambda": self.cost_lambda,
         }
 
 

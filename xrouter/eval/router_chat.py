@@ -2,7 +2,8 @@
 
 The engine shows a policy the router chat: the router's system prompt, one user turn with the request after
 `USER REQUEST:`, then the assistant's tool calls and one tool message per call (an answer, or an `[error] ...`
-line for a failed or refused call).
+line for a failed or refused call). A request with a cost weight has it in the system prompt
+(`xrouter.engine.prompts.cost_weight_text`); fitted routers read it there, as an LLM router would.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from xrouter.catalog import tool_name_for
 from xrouter.engine.policy import RouterPolicyError
-from xrouter.engine.prompts import USER_QUERY_LABEL, content_text
+from xrouter.engine.prompts import USER_QUERY_LABEL, content_text, prompt_cost_lambda
 from xrouter.eval.learned import LearnedRouter, resolve_lambda
 
 _ERROR_PREFIX = "[error]"  # how the engine and the call layer mark a failed or refused call for the router
@@ -62,8 +63,9 @@ class FittedPolicy:
         self.tool_model = {tool_name_for(m): i for i, m in enumerate(router.models)}
 
     def lambda_for(self, messages: list[dict[str, Any]]) -> float:
-        """The cost weight of this episode (the one place a per-request value would be read)."""
-        return self.lam
+        """The cost weight of this episode: the λ the router prompt states (per request), else the router's own."""
+        stated = prompt_cost_lambda(messages)
+        return self.lam if stated is None else stated
 
     def _embed_sync(self, texts: list[str]) -> np.ndarray:
         with self._lock:

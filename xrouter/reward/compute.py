@@ -5,6 +5,10 @@ Example: extra_info {"xrouter_valid": True, "xrouter_answer": "#### 7", "xrouter
 "select_response"}, data_source "openai/gsm8k", ground truth "#### 7", kwargs shaping="xrouter",
 cost_lambda=3 -> {"score": 0.85, "acc": 1.0, "quality": 1.0, "cost_usd": 0.05, "num_calls": 1, ...}.
 
+A row with its own cost weight (`extra_info["cost_lambda"]`, written by `xrouter preprocess --cost-lambda
+SPEC`) is scored with that λ instead of the `cost_lambda` kwarg, in training and validation alike; the λ used
+is returned as `cost_lambda`, so validation can report metrics per λ.
+
 Missing trajectory keys mean a plain verl rollout: the answer is `solution_str`, no calls, cost 0.
 Every returned value is a number (verl averages each key across the batch for its logs), and the
 key set is the same for every call.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any, get_args
 
 from xrouter.engine.rules import Finish
@@ -46,6 +51,18 @@ def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[RewardConfig, ScoreOptions]
         )
     options = ScoreOptions(sandbox=SandboxLimits(**sandbox), math_timeout_s=math_timeout, judge=judge)
     return RewardConfig.from_kwargs(rest), options
+
+
+def row_config(config: RewardConfig, extra: Mapping[str, Any]) -> RewardConfig:
+    """The reward config of one row: its own `cost_lambda` when it has one (None or NaN: the config's)."""
+    value = extra.get("cost_lambda")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return config
+    if hasattr(value, "item"):  # a numpy scalar from a parquet column
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"extra_info['cost_lambda'] must be a finite number >= 0, got {value!r}")
+    return replace(config, cost_lambda=float(value))
 
 
 def _calls(extra: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -109,6 +126,7 @@ def compute_score(
     """Shaped reward (`score`), quality (`acc`, `quality`) and per-trajectory diagnostics for verl."""
     config, options = split_kwargs(kwargs)
     extra = extra_info or {}
+    config = row_config(config, extra)
     valid = bool(extra["xrouter_valid"]) if extra.get("xrouter_valid") is not None else True
     answer = extra.get("xrouter_answer")
     text = str(answer) if answer is not None else str(solution_str or "")
@@ -129,6 +147,7 @@ def compute_score(
         "num_turns": float(turns or 0),
         "valid": float(valid),
         "no_call": float(not calls),
+        "cost_lambda": config.cost_lambda,
     }
     result.update({f"finish_{kind}": float(finish == kind) for kind in FINISH_TYPES})
     return result

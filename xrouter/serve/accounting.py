@@ -61,6 +61,7 @@ def ledger_append(
             total_cost_usd=target_cost + router_cost,
             calls=[c.to_reward_call() for c in calls],
             metadata=chat.metadata or None,
+            cost_lambda=chat.cost_lambda if chat.cost_lambda is not None else components.engine.config.cost_lambda,
         )
     except OSError as exc:  # accounting trouble must not fail the answer; it is logged loudly
         logger.error("ledger append failed: %s", exc)

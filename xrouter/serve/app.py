@@ -113,6 +113,7 @@ async def _run_episode(
         max_tokens=chat.max_tokens,
         request_id=request_id,
         query_id=None if query_id is None else str(query_id),
+        cost_lambda=chat.cost_lambda,
     )
     episode = components.engine.run(chat.messages, options, turns_out=turns)
     try:
@@ -141,6 +142,7 @@ async def health(request: Request) -> Response:
         "status": "ok",
         "router_model": comps.engine.policy.name,
         "mode": comps.engine.config.mode,
+        "cost_lambda": comps.engine.config.cost_lambda,
         "models": [s.id for s in comps.engine.models],
         "time": time.time(),
     }

@@ -5,8 +5,10 @@ or text-part content, no other message fields, ending with a user turn), `max_to
 `max_completion_tokens` (caps every target call's output budget), `temperature` (default target
 temperature when the router sets none), `top_p` (only 1, the value every call uses), `stream`,
 `stream_options.include_usage`, `n` (only 1), `user` and `metadata` (recorded in the ledger;
-`metadata.query_id` is passed to replay targets) and the xrouter extension `max_cost_usd`
-(per-request budget). Anything else is rejected by name.
+`metadata.query_id` is passed to replay targets), the xrouter extension `max_cost_usd`
+(per-request budget) and the xrouter extension object `xrouter` with `cost_lambda` (the request's cost
+weight λ, a number from 0 to `MAX_COST_LAMBDA`, stated in the router's prompt; from the OpenAI SDK:
+`extra_body={"xrouter": {"cost_lambda": 3}}`). Anything else is rejected by name.
 
 Before that, `read_body` turns the bytes on the wire into JSON: 413 above the size limit, 408 when the body
 does not arrive within its timeout, 400 for anything that is not strict JSON (NaN, Infinity, numbers that
@@ -24,7 +26,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from xrouter.engine.prompts import split_user_system
+from xrouter.engine.prompts import MAX_COST_LAMBDA, split_user_system
 from xrouter.io import NonFiniteNumber, TooDeep, strict_json_loads
 
 MAX_JSON_DEPTH = 64  # a chat request nests 5 levels; anything near this is an attack, not a request
@@ -55,7 +57,9 @@ _KNOWN = {
     "user",
     "metadata",
     "max_cost_usd",
+    "xrouter",
 }
+_XROUTER_FIELDS = ("cost_lambda",)
 
 
 class RequestError(ValueError):
@@ -88,6 +92,28 @@ class ChatRequest:
     user: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     max_cost_usd: float | None = None
+    cost_lambda: float | None = None
+
+
+def _xrouter_options(body: dict[str, Any]) -> float | None:
+    """The request's cost weight from the `xrouter` extension object (None when not given)."""
+    options = body.get("xrouter")
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise RequestError("'xrouter' must be an object, e.g. {\"cost_lambda\": 3}", "xrouter", "invalid_type")
+    for key in options:
+        if key not in _XROUTER_FIELDS:
+            raise RequestError(
+                f"unknown field 'xrouter.{key}' (accepted: {', '.join(_XROUTER_FIELDS)})",
+                f"xrouter.{key}",
+                "unknown_parameter",
+            )
+    try:
+        return _number(options, "cost_lambda", 0.0, MAX_COST_LAMBDA)
+    except RequestError as exc:  # name the nested field
+        message = str(exc).replace("'cost_lambda'", "'xrouter.cost_lambda'")
+        raise RequestError(message, "xrouter.cost_lambda", exc.code) from None
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float | None = None) -> float | None:
@@ -207,6 +233,7 @@ def parse_chat_request(body: Any, model_names: Collection[str]) -> ChatRequest:
         user=user,
         metadata=metadata,
         max_cost_usd=_number(body, "max_cost_usd", 0.0),
+        cost_lambda=_xrouter_options(body),
     )
 
 

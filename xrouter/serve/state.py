@@ -39,6 +39,7 @@ class ServeSettings:
     max_calls_per_turn: int = 4
     max_total_calls: int = 8
     max_cost_usd: float | None = None
+    cost_lambda: float | None = None
     target_timeout_s: float = 120.0
     replay_data: tuple[str, ...] = ()
     catalog_files: tuple[str, ...] = ()
@@ -84,7 +85,8 @@ class ServeSettings:
             self.episode_config()
         except ValueError as exc:  # name the flag, not the config field
             message = str(exc)
-            for name in ("max_turns", "max_calls_per_turn", "max_total_calls", "max_cost_usd", "target_timeout_s"):
+            names = ("max_turns", "max_calls_per_turn", "max_total_calls", "max_cost_usd", "target_timeout_s")
+            for name in (*names, "cost_lambda"):
                 message = message.replace(name, "--" + name.replace("_", "-"))
             raise UsageError(message) from None
 
@@ -97,6 +99,7 @@ class ServeSettings:
             max_total_calls=self.max_total_calls,
             max_cost_usd=self.max_cost_usd,
             target_timeout_s=self.target_timeout_s,
+            cost_lambda=self.cost_lambda,
         )
 
     def call_limits(self) -> CallLimits:

@@ -9,9 +9,13 @@ key `compute_score` returned (`xrouter/cost_usd/mean`, `xrouter/num_calls/mean`,
 
 It also logs `xrouter/filter_keep_rate` (share of generated groups the DAPO filter kept for the
 step), `xrouter/valid_tool_call_rate` (tool calls the engine ran / tool calls the policy wrote) and
-`xrouter/model_share/<model>` (share of the step's model calls that went to each model), and it stops
+`xrouter/model_share/<model>` (share of the step's model calls that went to each model), with rows at several
+λ the same means per λ bucket (`xrouter/acc@λ=3`, ...), and it stops
 with `TrainingStalled` when generation batches keep being filtered away (`stall_guard.py`,
 `xrouter.stall_gen_batches`).
+
+Validation adds metrics per cost-weight bucket (`val/acc@λ=3`, `val/cost@λ=3`, ...; `lambda_metrics.py`),
+so a run on rows with several λ shows the router's whole frontier at every validation.
 
 Before verl allocates any GPU, the trainer also builds the rollout's tools once on the driver
 (`check_tools`), so a pooled model without a price, a missing tool config or a bad tool backend
@@ -32,6 +36,7 @@ from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from xrouter.errors import UsageError
+from xrouter.verl_plugin.lambda_metrics import lambda_bucket_metrics
 from xrouter.verl_plugin.stall_guard import DEFAULT_STALL_GEN_BATCHES, StallGuardReplayBuffer
 
 logger = logging.getLogger(__name__)
@@ -122,6 +127,21 @@ class XRouterTrainerSync(PPOTrainerSync):
             self.replay_buffer.count_refill(num_prompts)
         return super()._add_prompts_to_generate(num_prompts)
 
+    def _val_metrics_update(
+        self,
+        data_sources: Any,
+        sample_uids: Any,
+        reward_extra_infos_dict: dict[str, list],
+        sample_turns: Any,
+        expected_acc_counts: dict | None = None,
+    ) -> dict[str, float]:
+        """verl's validation metrics plus the means per λ bucket (`val/acc@λ=...`, `val/cost@λ=...`)."""
+        metrics = super()._val_metrics_update(
+            data_sources, sample_uids, reward_extra_infos_dict, sample_turns, expected_acc_counts=expected_acc_counts
+        )
+        metrics.update(lambda_bucket_metrics(reward_extra_infos_dict))
+        return metrics
+
     def _compute_metrics(self, batch: Any, metrics: dict, timing_raw: dict, global_steps: int, epoch: int) -> None:
         super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
         try:
@@ -132,7 +152,11 @@ class XRouterTrainerSync(PPOTrainerSync):
             return
         real = [e for e, tag in zip(extra, batch.tags, strict=False) if not tag.get("is_padding", False)]
         real = [e for e in real if isinstance(e, dict)]
-        metrics.update(step_means(e.get("reward_extra_info") for e in real))
+        infos = [e.get("reward_extra_info") or {} for e in real]
+        metrics.update(step_means(infos))
+        if len({i.get("cost_lambda") for i in infos}) > 1:  # rows at several λ: the step's frontier too
+            columns = {k: [i.get(k) for i in infos] for k in ("cost_lambda", "acc", "cost_usd", "score", "num_calls")}
+            metrics.update(lambda_bucket_metrics(columns, prefix=METRIC_PREFIX))
         metrics.update(call_metrics(real))
         if isinstance(self.replay_buffer, StallGuardReplayBuffer):
             kept, dropped = self.replay_buffer.last_keep_stats
