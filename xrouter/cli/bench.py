@@ -4,6 +4,8 @@ Examples:
   xrouter bench --dataset data/routerbench_slices --split eval --policy 'single:*' --policy oracle \\
       --policy random --policy learned:outputs/router_knn:100 --out outputs/bench
   xrouter bench --dataset data.csv --backend replay --replay-url http://127.0.0.1:8700 --policy cheapest
+  xrouter bench --dataset data/routerbench_slices --split eval --policy router:http://127.0.0.1:8000 \\
+      --policy 'single:*' --lambda 0.3,1,3,10,30 --out outputs/bench_sweep
 
 Outputs in --out: summary.csv (one row per policy x dataset, plus `all` when several datasets), aiq.csv,
 samples.jsonl (one line per policy x query), frontier.png, run.json. An existing run in --out is refused unless --resume
@@ -31,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="single:<model> | single:* | cheapest | strongest | random | oracle |"
                         " learned:<DIR>[:lambda] | hf:<checkpoint folder>[:temperature] (a trained router) |"
                         " router:<base_url>; repeatable")  # fmt: skip
+    parser.add_argument("--lambda", dest="lambdas", metavar="L1,L2,...",
+                        help="cost weights λ to sweep (e.g. 0.3,1,3,10,30): every router:URL, learned:DIR and"
+                        " hf:PATH policy runs once per λ, sending it per request as \"xrouter\": {\"cost_lambda\": λ},"
+                        " so one server or checkpoint draws one curve (points named POLICY@lambda=λ)")  # fmt: skip
     parser.add_argument("--backend", choices=["replay", "live", "cache"], default="replay",
                         help="where model answers come from: recorded outcomes (default), live APIs, or a response"
                         " cache only")  # fmt: skip
@@ -88,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
     from xrouter.eval.bench import BenchConfig, run_bench
     from xrouter.eval.summary import render_aiq, render_table
+    from xrouter.eval.sweep import parse_lambdas
 
     if args.backend == "live":
         load_provider_keys(args)
@@ -98,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         cache_path=args.cache, concurrency=args.concurrency, limit=args.limit, split=args.split,
         holdout=args.holdout, seed=args.seed, resume=args.resume, overwrite=args.overwrite, timeout_s=args.timeout_s,
         max_tokens=args.max_tokens, router_api_key=args.router_api_key, aiq_range=_aiq_range(args.aiq_range),
-        plot=not args.no_plot, bootstrap=args.bootstrap,
+        plot=not args.no_plot, bootstrap=args.bootstrap, lambdas=parse_lambdas(args.lambdas) if args.lambdas else [],
     )  # fmt: skip
     console = Console(stderr=True)
     result = run_bench(config, console=console)

@@ -39,6 +39,7 @@ from xrouter.eval.policies import (
 )  # fmt: skip
 from xrouter.eval.samples import SampleLog, sample_key
 from xrouter.eval.summary import failures, policy_family, summarize
+from xrouter.eval.sweep import sweep_policies
 from xrouter.io import atomic_path, atomic_write_text, refuse_existing
 from xrouter.llm.types import ModelCaller
 
@@ -206,7 +207,8 @@ def run_bench(
     if config.backend != "replay":
         ctx.prices = catalog_prices(config.catalog, ctx.candidates)
     names = expand_policies(config.policies, ctx.candidates)
-    policies = [build_policy(n, config, embedder) for n in names]
+    policies = sweep_policies(names, config.lambdas, lambda n: build_policy(n, config, embedder))
+    names = [p.name for p in policies]
     log_file = SampleLog(out / "samples.jsonl")
     for policy in policies:
         policy.prepare(items, ctx)
@@ -227,7 +229,8 @@ def run_bench(
     for d in data:
         for ds, n in d.dropped_incomplete.items():
             dropped[ds] = dropped.get(ds, 0) + n
-    baseline = next((policy_family(p.name) for p in policies
+    bases = [getattr(p, "base", p) for p in policies]  # a λ point runs its base policy
+    baseline = next((policy_family(p.name) for p in bases
                      if isinstance(p, LearnedPolicy) and p.router.spec.kind == "table"), None)  # fmt: skip
     return _finish(out, config, names, items, log_file, dropped, skipped, ran, baseline)
 

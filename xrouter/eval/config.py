@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xrouter.engine.prompts import MAX_COST_LAMBDA
 from xrouter.errors import UsageError
 
 BACKENDS = ("replay", "live", "cache")
@@ -34,6 +35,7 @@ class BenchConfig:
     aiq_range: tuple[float, float] | None = None
     plot: bool = True
     bootstrap: int = 1000  # paired bootstrap resamples of AIQ differences against the table (0: none)
+    lambdas: list[float] = field(default_factory=list)  # cost weights sent per request to router/learned/hf policies
 
     def __post_init__(self) -> None:
         if not self.datasets:
@@ -52,5 +54,8 @@ class BenchConfig:
             raise UsageError("--backend cache needs --cache PATH (a response cache database)")
         if self.bootstrap < 0:
             raise UsageError(f"--bootstrap must be >= 0 (got {self.bootstrap})")
+        for lam in self.lambdas:
+            if isinstance(lam, bool) or not isinstance(lam, int | float) or not 0 <= lam <= MAX_COST_LAMBDA:
+                raise UsageError(f"--lambda values must be numbers from 0 to {MAX_COST_LAMBDA:g} (got {lam!r})")
         if self.replay_url and self.backend != "replay":
             raise UsageError("--replay-url only applies to --backend replay")

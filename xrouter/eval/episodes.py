@@ -119,12 +119,12 @@ class LearnedPolicy(Policy):
         frame = ctx.responses.loc[ids, [m for m in self.router.models if m in ctx.responses.columns]]
         return [str(t).strip()[:chars] for t in frame.to_numpy().ravel()]
 
-    async def run(self, item: BenchItem, ctx: BenchContext) -> Sample:
-        """One episode; its answer is scored like any other policy's."""
+    async def run(self, item: BenchItem, ctx: BenchContext, cost_lambda: float | None = None) -> Sample:
+        """One episode (its router prompt stating `cost_lambda`, when given); scored like any other policy's."""
         from xrouter.engine.episode import RequestOptions
 
         started = time.perf_counter()
-        options = RequestOptions(max_tokens=ctx.max_tokens, query_id=item.query_id)
+        options = RequestOptions(max_tokens=ctx.max_tokens, query_id=item.query_id, cost_lambda=cost_lambda)
         trajectory = await self.engine.run([dict(m) for m in item.messages], options)
         meta = trajectory.to_metadata()
         model = trajectory.answer_model or recorded_answer_model(item, ctx, trajectory.answer, meta)

@@ -17,11 +17,17 @@ from xrouter.errors import DataError
 from xrouter.eval.metrics import upper_hull
 from xrouter.io import atomic_path
 
-_FAMILY_COLORS = {"single": "tab:blue", "learned": "tab:orange", "router": "tab:green", "oracle": "tab:red"}
+_FAMILY_COLORS = {"single": "tab:blue", "learned": "tab:orange", "router": "tab:green", "oracle": "tab:red",
+                  "hf": "tab:purple"}  # fmt: skip
 
 
 def short_label(label: str) -> str:
     """Compact policy label for plots and tables: `learned:/a/b/knn:30` -> `learned:knn λ=30`."""
+    from xrouter.eval.sweep import split_swept
+
+    base, swept = split_swept(label)
+    if swept is not None:
+        return f"{short_label(base)} λ={swept:g}"
     if label.startswith("learned:"):
         from xrouter.eval.learned import parse_learned_policy
 
@@ -80,6 +86,7 @@ def plot_frontier(
             # below-right of the point: the upper hull never runs below a point, so it cannot cross the label
             ax.annotate(" = ".join(short_label(lab) for lab in labels), (x, y), fontsize=7, xytext=(5, -4),
                         textcoords="offset points", color="0.15", va="top")  # fmt: skip
+        _sweep_lines(ax, data, quality_col)
         achievable = data[~data["_label"].isin(set(hindsight))]
         if hull and len(achievable) > 1:
             vertices = upper_hull(achievable["_x"].tolist(), achievable[quality_col].tolist())
@@ -87,6 +94,7 @@ def plot_frontier(
             ax.plot(
                 xs, ys, color="0.3", linewidth=1.1, linestyle="--", zorder=2, label="upper hull of achievable policies"
             )
+        if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize=8)
         ax.set_xscale("log")
         _dollar_ticks(ax, float(data["_x"].min()), float(data["_x"].max()))
@@ -102,6 +110,20 @@ def plot_frontier(
     finally:
         plt.close(fig)
     return target
+
+
+def _sweep_lines(ax, data: pd.DataFrame, quality_col: str) -> None:  # noqa: ANN001 - a matplotlib Axes
+    """Join the λ points of each swept policy (`--lambda`) in λ order: one router's curve."""
+    from xrouter.eval.sweep import split_swept
+
+    parts = [split_swept(label) for label in data["_label"]]
+    swept = data.assign(_base=[b for b, _ in parts], _lam=[lam for _, lam in parts]).dropna(subset=["_lam"])
+    for base, part in swept.groupby("_base", sort=False):
+        if len(part) < 2:
+            continue
+        part = part.sort_values("_lam")
+        ax.plot(part["_x"], part[quality_col], color=_color(str(base)), linewidth=1.2, alpha=0.8, zorder=2,
+                label=f"{short_label(str(base))}: λ {part['_lam'].min():g} to {part['_lam'].max():g}")  # fmt: skip
 
 
 def _curve(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,8 @@
 """`router:<base_url>`: benchmark a running xrouter API server (`xrouter serve`) through its HTTP API.
 
 Cost, calls and models come from the response's `router_metadata` (`total_cost`, `call_history` entries that
-name a model, `models_called`, `model_used`). With recorded outcomes the answer is scored as the recorded outcome of the
+name a model, `models_called`, `model_used`). With `xrouter bench --lambda`, each request carries
+`"xrouter": {"cost_lambda": λ}`. With recorded outcomes the answer is scored as the recorded outcome of the
 model whose recorded response it reproduces (whitespace-normalised), else of `model_used`; an answer that
 matches no recorded response (e.g. one the router wrote itself) scores 0 and is flagged in the sample.
 """
@@ -40,8 +41,8 @@ class RemoteRouterPolicy(Policy):
             self._clients[loop_id] = httpx.AsyncClient(timeout=self.timeout_s, headers=headers)
         return self._clients[loop_id]
 
-    async def run(self, item: BenchItem, ctx: BenchContext) -> Sample:
-        """One request to the router server; HTTP or protocol failures score 0 with the reason kept."""
+    async def run(self, item: BenchItem, ctx: BenchContext, cost_lambda: float | None = None) -> Sample:
+        """One request to the router server (with λ as `xrouter.cost_lambda` when given); failures score 0."""
         import httpx
 
         # query_id lets a server answering targets from recorded outcomes match the query exactly
@@ -50,6 +51,8 @@ class RemoteRouterPolicy(Policy):
             "messages": [dict(m) for m in item.messages],
             "metadata": {"query_id": item.query_id},
         }
+        if cost_lambda is not None:
+            body["xrouter"] = {"cost_lambda": cost_lambda}
         started = time.perf_counter()
         try:
             response = await self._client().post(f"{self.url}/chat/completions", json=body)

@@ -6,8 +6,8 @@ would otherwise dominate every other point); the oracle row is judged against al
 AIQ is computed per dataset (cost per 1k queries, log10 axis) over a stated range: by default the costs where
 every curve is defined (the intersection of the cost spans of the families with two or more points, so no curve
 is charged for costs it never tried), else the span of all points with a positive cost; for each policy family:
-all `single:*` points together (the non-routing baseline), each `learned:<DIR>` across its lambdas, and every
-other policy on its own; only families with at least two points get a value. Below a family's cheapest point its
+all `single:*` points together (the non-routing baseline), each `learned:<DIR>` across its lambdas, each
+policy swept with `--lambda` across its λ points (`<policy>@lambda=<λ>`), and every other policy on its own; only families with at least two points get a value. Below a family's cheapest point its
 quality counts as 0 (relevant only with an explicit --aiq-range).
 """
 
@@ -32,7 +32,10 @@ SUMMARY_COLUMNS = [
 
 
 def policy_family(policy: str) -> str:
-    """The curve a policy belongs to for AIQ: `single`, `learned:<DIR>`, or the policy itself."""
+    """The curve a policy belongs to for AIQ: `single`, `learned:<DIR>`, a λ-swept policy, or the policy itself."""
+    from xrouter.eval.sweep import split_swept
+
+    policy = split_swept(policy)[0]  # the points of one λ sweep are one curve
     if policy.startswith("single:"):
         return "single"
     if policy.startswith("learned:"):
