@@ -140,7 +140,7 @@ def _episode_flags(episode: argparse._ArgumentGroup) -> None:
         "--cost-lambda",
         type=float,
         metavar="λ",
-        help="default cost weight λ stated in the router's prompt (0 to 1000; requests may send "
+        help="default cost weight λ stated in the router's prompt (0 to 100000; requests may send "
         '"xrouter": {"cost_lambda": λ}; default: none, the prompt routers were trained on before λ was an input; '
         "learned:DIR routers then use their own λ)",
     )

@@ -31,7 +31,7 @@ USER_SYSTEM_LABEL = "USER SYSTEM PROMPT:"
 USER_QUERY_LABEL = "USER REQUEST:"
 DEFAULT_MAX_SYSTEM_PROMPT_LENGTH = 2000
 COST_WEIGHT_LABEL = "COST WEIGHT:"
-MAX_COST_LAMBDA = 1000.0  # λ above this prices every call out of the reward; a larger value is an error
+MAX_COST_LAMBDA = 100000.0  # λ above this prices every call out of the reward; a larger value is an error
 _COST_WEIGHT_LINE = re.compile(rf"^{re.escape(COST_WEIGHT_LABEL)} λ = (\S+)$", re.MULTILINE)
 
 ROUTER_SYSTEM_PROMPT_AGENT = """\

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 MAX_EXACT_BUCKETS = 8
-_GRID = tuple(m * 10.0**e for e in range(-3, 4) for m in (1.0, 3.0))  # 0.001 ... 3000
+_GRID = tuple(float(f"{m * 10.0**e:g}") for e in range(-3, 6) for m in (1, 3))  # 0.001 ... 300000
 _METRICS = (("acc", "acc"), ("cost", "cost_usd"), ("reward", "score"), ("calls", "num_calls"))
 
 
