@@ -109,6 +109,37 @@ def test_dapo_steps_with_replayed_tool_calls_change_the_weights(routing: dict, r
     assert changed, "no weight differs from the warm start: the updates never reached the checkpoint"
 
 
+def test_dapo_trains_on_rows_with_sampled_lambda_and_validates_per_lambda(routing: dict, tmp_path: Path):
+    """Rows with λ drawn from {20, 50}: two DAPO steps reward each row at its λ; validation reports each λ."""
+    import pandas as pd
+
+    from xrouter.cli.main import main
+
+    ws = routing["ws"]
+    rows = tmp_path / "rows_lambda"
+    argv = ["preprocess", "--input-dir", str(ws.rows.parent / "source"), "--output-dir", str(rows),
+            "--num-repetitions", "1", "--catalog", str(ws.catalog), "--catalog-only", "--use-fixed-set-only",
+            "--fixed-set-choice", "1", "--workers", "1", "--simple-mode", "--cost-lambda", "20,50"]  # fmt: skip
+    assert main(argv) == 0
+    (parquet,) = rows.glob("*.parquet")
+    drawn = sorted({e["cost_lambda"] for e in pd.read_parquet(parquet)["extra_info"]})
+    assert drawn == [20.0, 50.0]
+    out = tmp_path / "rl"
+    args = rl_args(routing, routing["warm"], out, "trainer.val_before_train=true", "trainer.test_freq=-1")
+    args[args.index("--train-files") + 1] = str(rows)
+    args[args.index("--steps"):args.index("--steps")] = ["--val-files", str(parquet)]
+    proc = xrouter(*args)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    logged = steps(out / "metrics.jsonl")
+    assert len(logged) == 2 and max(s["actor/grad_norm"] for s in logged) > 0
+    assert all(20.0 <= s["xrouter/cost_lambda/mean"] <= 50.0 for s in logged)  # rows' λ, not the config's 50 alone
+    lines = [json.loads(line)["data"] for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    validation = next(line for line in lines if any(k.startswith("val/") for k in line))
+    for lam in (20, 50):
+        assert validation[f"val/n@λ={lam}"] >= 1 and f"val/acc@λ={lam}" in validation and f"val/cost@λ={lam}" in validation
+    assert sum(validation[f"val/n@λ={lam}"] for lam in (20, 50)) == 6  # every validation row, in its own bucket
+
+
 def test_a_policy_without_learning_signal_stops_with_a_clear_error(routing: dict, tmp_path: Path):
     """An untrained policy never calls a tool, every group scores the same, and the stall guard stops the run."""
     out = tmp_path / "stall"

@@ -33,10 +33,18 @@ def compose_config(overrides: list[str]):
 @pytest.fixture(scope="module")
 def rb_setup(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, tiny_model: Path):
     """Preprocessed RouterBench rows, the replay server and a tool YAML pointed at it."""
+    from xrouter.cli.main import main as xrouter
     from xrouter.verl_plugin.scripted import replay_rollout_workspace
 
-    setup = replay_rollout_workspace(tmp_path_factory.mktemp("rb"), shared_data / RB_FILE, prompts=3)
-    yield {"rows": setup["rows"], "tools": setup["tools"], "model": tiny_model}
+    work = tmp_path_factory.mktemp("rb")
+    setup = replay_rollout_workspace(work, shared_data / RB_FILE, prompts=3)
+    # the same queries as rows with their own λ (one of 1 and 50 each, drawn with the seed)
+    argv = ["preprocess", "--input-dir", str(work / "src"), "--output-dir", str(work / "rows_lambda"),
+            "--num-repetitions", "2", "--catalog", str(work / "routerbench_models.yaml"), "--catalog-only",
+            "--workers", "1", "--cost-lambda", "1,50"]  # fmt: skip
+    assert xrouter(argv) == 0
+    lambda_rows = sorted((work / "rows_lambda").glob("*.parquet"))
+    yield {"rows": setup["rows"], "tools": setup["tools"], "model": tiny_model, "lambda_rows": lambda_rows}
     setup["server"].stop()
 
 
@@ -90,15 +98,15 @@ def rollout(ray_cluster, rb_setup):
     return cfg, manager
 
 
-def _batch(cfg, model: Path, validate: bool):
+def _batch(cfg, model: Path, validate: bool, files=None, size: int = 3):
     from transformers import AutoTokenizer
     from verl import DataProto
     from verl.trainer.ppo.utils import create_rl_dataset
     from verl.utils.dataset.rl_dataset import collate_fn
 
     tok = AutoTokenizer.from_pretrained(str(model))
-    dataset = create_rl_dataset(cfg.data.train_files, cfg.data, tok, None, is_train=not validate)
-    batch = DataProto.from_single_dict(collate_fn([dataset[i] for i in range(3)]))
+    dataset = create_rl_dataset(files or cfg.data.train_files, cfg.data, tok, None, is_train=not validate)
+    batch = DataProto.from_single_dict(collate_fn([dataset[i] for i in range(size)]))
     batch.non_tensor_batch["uid"] = np.array([str(uuid.uuid4()) for _ in range(len(batch))], dtype=object)
     if not validate:
         batch = batch.repeat(repeat_times=cfg.actor_rollout_ref.rollout.n, interleave=True)
@@ -143,3 +151,32 @@ def test_validation_rollouts_use_the_same_lambda(rollout, rb_setup):
     batch = _batch(cfg, rb_setup["model"], validate=True)
     out = manager.generate_sequences(batch)
     _check_rewards(cfg, batch, out)
+
+
+def test_validation_metrics_are_split_by_lambda_bucket(rollout, rb_setup):
+    """Rows at λ 1 and 50 through the real reward workers: each scored at its own λ, metrics per λ bucket."""
+    from xrouter.verl_plugin.trainer import XRouterTrainerSync
+
+    cfg, manager = rollout
+    files = [str(p) for p in rb_setup["lambda_rows"]]
+    batch = _batch(cfg, rb_setup["model"], validate=True, files=files, size=6)
+    out = manager.generate_sequences(batch)
+    _check_rewards(cfg, batch, out)  # compute_score on the row's extra_info, which carries its λ
+    nt = out.non_tensor_batch
+    row_lambdas = [float(e["cost_lambda"]) for e in batch.non_tensor_batch["extra_info"]]
+    assert sorted(set(row_lambdas)) == [1.0, 50.0]  # the config's λ is 50: rows at 1 must not be scored at 50
+    assert [float(v) for v in nt["cost_lambda"]] == row_lambdas
+    scores = out.batch["rm_scores"].sum(-1).tolist()
+    infos = {k: list(nt[k]) for k in ("cost_lambda", "acc", "cost_usd", "score", "num_calls")}
+    infos["reward"] = scores
+    trainer = object.__new__(XRouterTrainerSync)  # only the metric step of validation, on verl's own code
+    metrics = trainer._val_metrics_update(
+        list(batch.non_tensor_batch["data_source"]), list(batch.non_tensor_batch["uid"]), infos, [2] * len(scores)
+    )
+    assert any(k.startswith("val-core/") for k in metrics)  # verl's metrics are kept
+    for lam in (1.0, 50.0):
+        rows = [i for i, v in enumerate(row_lambdas) if v == lam]
+        assert metrics[f"val/n@λ={lam:g}"] == len(rows)
+        assert metrics[f"val/acc@λ={lam:g}"] == pytest.approx(np.mean([nt["acc"][i] for i in rows]))
+        assert metrics[f"val/cost@λ={lam:g}"] == pytest.approx(np.mean([nt["cost_usd"][i] for i in rows]))
+        assert metrics[f"val/reward@λ={lam:g}"] == pytest.approx(np.mean([scores[i] for i in rows]))

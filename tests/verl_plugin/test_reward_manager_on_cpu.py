@@ -112,3 +112,20 @@ async def test_dapo_overlong_penalty_is_kept(tiny_model):
     penalty = float(info["overlong_reward"])
     assert bool(info["overlong"]) and penalty < 0
     assert float(result["reward_score"]) == pytest.approx(1.0 - 3.0 * 0.05 + penalty)
+
+
+async def test_the_rows_own_lambda_is_used_and_the_config_lambda_otherwise(tiny_model):
+    """One trajectory, rows at λ = 1 and λ = 20 and a row without λ: the rewards of compute_score at those λs."""
+    rm, _ = manager(tiny_model)
+    rewards = {}
+    for lam in (1.0, 20.0, None):
+        data = one_trajectory(tiny_model, "garbage text", TRAJECTORY)
+        if lam is not None:
+            data.non_tensor_batch["extra_info"] = np.array([{"index": 0, "query_id": "q-cap", "cost_lambda": lam}],
+                                                           dtype=object)  # fmt: skip
+        result = await rm.run_single(data)
+        rewards[lam] = (result["reward_score"], result["reward_extra_info"]["cost_lambda"])
+    for lam, configured in ((1.0, 1.0), (20.0, 20.0), (None, 3.0)):
+        expected = compute_score("qa", "", "Paris", TRAJECTORY, **{**KWARGS, "cost_lambda": configured})
+        assert rewards[lam] == (pytest.approx(expected["score"]), configured)
+    assert rewards[1.0][0] == pytest.approx(0.95) and rewards[20.0][0] == pytest.approx(0.2)
