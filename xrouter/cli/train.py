@@ -50,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="prompts (rl) or traces (sft) per step")
     parser.add_argument("--rollouts", type=int, help="rollouts per prompt, the GRPO group size (rl)")
     parser.add_argument("--lr", type=float, help="learning rate")
-    parser.add_argument("--cost-lambda", type=float, metavar="λ", help="λ of the reward (rl; default: the config's)")
+    parser.add_argument("--cost-lambda", type=float, metavar="λ",
+                        help="λ of the reward for rows without their own λ (rl; default: the config's; rows from"
+                        " `xrouter preprocess --cost-lambda LIST|DIST` carry theirs)")  # fmt: skip
     parser.add_argument("--gpus", type=int, default=1, help="GPUs on this node (gpu preset; default 1)")
     parser.add_argument("--dry-run", action="store_true", help="print the command and the composed config, run nothing")
     parser.add_argument("--no-merge", action="store_true", help="keep verl's checkpoint only, do not merge it")
