@@ -62,6 +62,19 @@ def test_table_picks_the_best_mean_reward_per_task_at_lambda():
     assert {(t["data_source"], t["target"]) for t in traces} == {("a", CHEAP), ("b", STRONG)}
 
 
+def test_table_uses_each_rows_own_lambda():
+    """Rows at λ 0 and 200 of one task (cheap right half the time): the strong model at 0, the cheap one at 200."""
+    rows = []
+    for i, q in enumerate(fit_ids(20)):
+        r = row(q, "a", i % 2 == 0)
+        r["extra_info"]["cost_lambda"] = 0.0 if i < 10 else 200.0
+        rows.append(r)
+    table = task_table(rows, RewardConfig(cost_lambda=5.0))
+    assert table == {("a", 0.0): STRONG, ("a", 200.0): CHEAP}
+    traces = build_traces(rows, tools_for, TraceConfig(target="table", reward=RewardConfig(cost_lambda=5.0)))
+    assert [t["target"] for t in traces] == [STRONG] * 10 + [CHEAP] * 10
+
+
 def test_cheapest_correct_follows_each_rows_recorded_outcome():
     """cheapest-correct calls the cheap model where it was right, the strong one elsewhere."""
     right, wrong = fit_ids(2)

@@ -11,7 +11,7 @@ parses fix that, and this module writes those traces:
   comes back as the tool response and a second turn returns it with `select_response`;
 * which model is the target is a policy: `uniform` over the pool (a start that has not learned which
   model suits which task, for RL to discover it), `table` (the model with the best mean reward of the
-  row's task at the given λ), or `cheapest-correct` (the cheapest pool model whose recorded answer was
+  row's task at the given λ, or at the row's own λ when it has one), or `cheapest-correct` (the cheapest pool model whose recorded answer was
   right, else the one with the best mean reward);
 * with `think=True` the turn opens with a one-line note naming the request's task inside
   `<think>...</think>` (the router prompt asks for brief thinking). It teaches the policy to tell tasks
@@ -27,8 +27,10 @@ import json
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
+
+import numpy as np
 
 from xrouter.catalog import SELECT_TOOL_NAME
 from xrouter.errors import DataError, UsageError
@@ -105,18 +107,38 @@ def pool_of(extra: Mapping[str, Any], where: str) -> list[str]:
     return [str(m) for m in pool]
 
 
-def task_table(rows: Sequence[Mapping[str, Any]], reward: RewardConfig) -> dict[str, str]:
-    """For each task (data source), the pool model with the best mean reward over `rows`."""
-    sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+def table_key(row: Mapping[str, Any]) -> str | tuple[str, float]:
+    """Where `task_table` keeps a row's best model: its task, or (task, λ) for a row with its own λ."""
+    lam = row["extra_info"].get("cost_lambda")
+    return str(row["data_source"]) if lam is None else (str(row["data_source"]), float(lam))
+
+
+def task_table(rows: Sequence[Mapping[str, Any]], reward: RewardConfig) -> dict[str | tuple[str, float], str]:
+    """For each task (data source), the pool model with the best mean reward over `rows`.
+
+    Rows with their own λ (`xrouter preprocess --cost-lambda LIST|DIST`) get the best model of their task at
+    that λ, keyed (task, λ): the mean reward over all the task's rows, each outcome shaped with the row's λ.
+    """
+    outcomes: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         extra = row["extra_info"]
         for model, (score, cost) in row_outcomes(extra, row["where"]).items():
             if model in pool_of(extra, row["where"]):
-                sums[str(row["data_source"])][model].append(shape_reward(score, cost, reward))
-    return {task: max(models, key=lambda m: (sum(models[m]) / len(models[m]), m)) for task, models in sums.items()}
+                outcomes[str(row["data_source"])][model].append((score, cost))
+    table: dict[str | tuple[str, float], str] = {}
+    for key in dict.fromkeys(table_key(r) for r in rows):
+        task, lam = (key, None) if isinstance(key, str) else key
+        models = outcomes.get(task)
+        if not models:
+            continue
+        config = reward if lam is None else replace(reward, cost_lambda=lam)
+        means = {m: float(np.mean(shape_reward(*map(np.asarray, zip(*o, strict=True)), config)))
+                 for m, o in models.items()}  # fmt: skip
+        table[key] = max(means, key=lambda m: (means[m], m))
+    return table
 
 
-def pick_target(row: Mapping[str, Any], config: TraceConfig, table: Mapping[str, str], rng: random.Random) -> str:
+def pick_target(row: Mapping[str, Any], config: TraceConfig, table: Mapping[Any, str], rng: random.Random) -> str:
     """The model a trace calls for `row` under the configured target policy."""
     pool = pool_of(row["extra_info"], row["where"])
     outcomes = {m: o for m, o in row_outcomes(row["extra_info"], row["where"]).items() if m in pool}
@@ -126,7 +148,7 @@ def pick_target(row: Mapping[str, Any], config: TraceConfig, table: Mapping[str,
         right = [m for m in pool if outcomes.get(m, (0.0, 0.0))[0] >= 1.0]
         if right:
             return min(right, key=lambda m: (outcomes[m][1], m))
-    best = table.get(str(row["data_source"]))
+    best = table.get(table_key(row))
     if best is None:
         raise DataError(f"{row['where']}: no recorded outcomes of the pool for task {row['data_source']!r}")
     return best

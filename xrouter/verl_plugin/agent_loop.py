@@ -56,7 +56,8 @@ _OUTPUTS_ATTR = "xrouter_turn_outputs"
 def episode_config(trainer_config: Any) -> EpisodeConfig:
     """The engine's EpisodeConfig from the trainer config's `xrouter:` block (unknown keys ignored)."""
     block = trainer_config.get("xrouter", None) or {}
-    names = {f.name for f in dataclasses.fields(EpisodeConfig)} - {"mode"}
+    # the mode comes from each row; λ is the reward's (xrouter.cost_lambda) and the row's own prompt states it
+    names = {f.name for f in dataclasses.fields(EpisodeConfig)} - {"mode", "cost_lambda"}
     values = {k: block[k] for k in names if block.get(k, None) is not None}
     if "max_turns" not in values:
         turns = trainer_config.actor_rollout_ref.rollout.multi_turn.get("max_assistant_turns", None)
