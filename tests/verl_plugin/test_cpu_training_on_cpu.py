@@ -200,3 +200,16 @@ def test_bench_runs_the_merged_checkpoint_through_the_engine(routing: dict, rl_r
     mine = [s for s in samples if s["policy"].startswith("hf:")]
     assert len(mine) == 6  # every query of the slice
     assert any(s["calls"] == 1 and s["models"][0] in POOL and s["cost_usd"] > 0 for s in mine)
+
+
+def test_bench_lambda_sweeps_the_merged_checkpoint(routing: dict, rl_run: dict, tmp_path: Path):
+    """`xrouter bench --policy hf:OUT/model --lambda 20,50`: one loaded checkpoint, one point per λ."""
+    out = tmp_path / "sweep"
+    proc = xrouter("bench", "--dataset", str(routing["data"]), "--policy", f"hf:{rl_run['out'] / 'model'}",
+                   "--models", ",".join(POOL), "--lambda", "20,50", "--out", str(out), "--no-plot")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    by_lambda = {lam: [s for s in samples if s["policy"].endswith(f"@lambda={lam}")] for lam in (20, 50)}
+    assert all(len(part) == 6 for part in by_lambda.values())  # every query of the slice at each λ
+    assert all(s["details"]["cost_lambda"] == lam for lam, part in by_lambda.items() for s in part)
+    assert "λ=20" in proc.stdout and "λ=50" in proc.stdout  # both points in the summary table
