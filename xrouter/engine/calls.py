@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xrouter.catalog import ModelSpec, worst_case_cost_usd
+from xrouter.engine.answer_stream import AnswerStream, AnswerStreamBroken
 from xrouter.engine.prompts import Mode, target_messages
 from xrouter.engine.router_turn import RouterToolCall
 from xrouter.engine.rules import SELECT_TOOL, executes_calls, select_target
@@ -53,6 +54,9 @@ class CallSettings:
     # calls are planned), and what each answer token costs the router to read (added to a call's worst case).
     router_reserve_usd: float = 0.0
     router_usd_per_answer_token: float = 0.0
+    # Where the episode's answer is streamed to, when the caller can stream (simple mode only: the delegated
+    # call's answer is the user's answer, so it can go out while it arrives).
+    answer_stream: AnswerStream | None = None
 
 
 def _refuse(record: CallRecord, kind: str, message: str) -> CallRecord:
@@ -197,12 +201,16 @@ def plan_call(
     return record, messages, reserved
 
 
-async def _guarded_call(caller: ModelCaller, record: CallRecord, messages: list[dict[str, Any]], s: CallSettings):
+async def _guarded_call(
+    caller: ModelCaller, record: CallRecord, messages: list[dict[str, Any]], s: CallSettings, stream: bool = False
+):
     """One target call; unexpected exceptions and overruns become failed results, never a crash."""
     assert record.model is not None
     # query_id only goes to callers that replay recorded answers; it is left out otherwise so
     # that any ModelCaller without the parameter still works
-    extra = {"query_id": s.query_id} if s.query_id is not None else {}
+    extra: dict[str, Any] = {"query_id": s.query_id} if s.query_id is not None else {}
+    if stream and s.answer_stream is not None:
+        extra["on_delta"] = s.answer_stream.send
     try:
         return await asyncio.wait_for(
             caller.call(
@@ -247,11 +255,23 @@ def fill_record(record: CallRecord, result: CallResult | str) -> None:
         record.estimated, record.cost_replaced = result.estimated, result.cost_replaced
 
 
+def _streams(caller: ModelCaller, planned: list[tuple[CallRecord, list[dict[str, Any]]]], s: CallSettings) -> bool:
+    """Whether this turn's one call is the answer and goes out streamed (simple mode, a caller that streams)."""
+    wanted = s.answer_stream is not None and s.mode == "simple" and len(planned) == 1
+    return wanted and bool(getattr(caller, "supports_streaming", False))
+
+
 async def run_planned(caller: ModelCaller, planned: list[tuple[CallRecord, list[dict[str, Any]]]], s: CallSettings):
-    """Run the accepted calls of a turn in parallel and fill their records."""
-    results = await asyncio.gather(*(_guarded_call(caller, rec, msgs, s) for rec, msgs in planned))
+    """Run the accepted calls of a turn in parallel and fill their records.
+
+    Raises `AnswerStreamBroken` when a streamed answer failed after part of it went out.
+    """
+    stream = _streams(caller, planned, s)
+    results = await asyncio.gather(*(_guarded_call(caller, rec, msgs, s, stream) for rec, msgs in planned))
     for (record, _), result in zip(planned, results, strict=True):
         fill_record(record, result)
+    if stream and s.answer_stream is not None and s.answer_stream.started and not planned[0][0].success:
+        raise AnswerStreamBroken(planned[0][0])
 
 
 async def run_turn_calls(

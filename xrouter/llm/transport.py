@@ -22,6 +22,7 @@ import httpx
 
 from xrouter.catalog.models import ModelSpec
 from xrouter.llm.limits import DEFAULT_MAX_ANSWER_BYTES
+from xrouter.llm.streaming import OnDelta, read_litellm_stream, read_sse_stream
 
 OPENAI_COMPATIBLE_PREFIXES: tuple[str, ...] = ("openai/", "hosted_vllm/")
 # LiteLLM fetches a price map (and more) from the internet unless told not to; offline is the default here.
@@ -100,6 +101,18 @@ class DirectHTTPTransport:
             self._clients[loop] = client
         return client
 
+    def _request(self, spec: ModelSpec, api_base: str, api_key: str | None, body_extra: dict[str, Any], call: dict):
+        body: dict[str, Any] = {"model": wire_model(spec), "messages": call["messages"], **call["params"]}
+        if call["metadata"]:
+            body["metadata"] = call["metadata"]
+        body.update(body_extra)
+        send_headers = dict(call["headers"])
+        if api_key:
+            send_headers["Authorization"] = f"Bearer {api_key}"
+        client = self._client()
+        url = api_base.rstrip("/") + "/chat/completions"
+        return client, client.build_request("POST", url, json=body, headers=send_headers, timeout=call["timeout_s"])
+
     async def complete(
         self,
         spec: ModelSpec,
@@ -113,16 +126,8 @@ class DirectHTTPTransport:
         metadata: dict[str, str],
     ) -> dict[str, Any]:
         """One chat completion as a parsed JSON dict; raises on HTTP, transport or JSON errors."""
-        body: dict[str, Any] = {"model": wire_model(spec), "messages": messages, **params}
-        if metadata:
-            body["metadata"] = metadata
-        send_headers = dict(headers)
-        if api_key:
-            send_headers["Authorization"] = f"Bearer {api_key}"
-        client = self._client()
-        request = client.build_request(
-            "POST", api_base.rstrip("/") + "/chat/completions", json=body, headers=send_headers, timeout=timeout_s
-        )
+        call = {"messages": messages, "params": params, "timeout_s": timeout_s, "headers": headers}
+        client, request = self._request(spec, api_base, api_key, {}, {**call, "metadata": metadata})
         response = await client.send(request, stream=True)
         try:  # streamed so that an oversized answer is refused without being held in memory
             content = await read_capped(response, self.max_answer_bytes)
@@ -134,6 +139,38 @@ class DirectHTTPTransport:
         if not isinstance(data, dict):
             raise json.JSONDecodeError("expected a JSON object", content[:50].decode("utf-8", "replace"), 0)
         return data
+
+    async def stream(
+        self,
+        spec: ModelSpec,
+        *,
+        api_base: str,
+        api_key: str | None,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        timeout_s: float,
+        headers: dict[str, str],
+        metadata: dict[str, str],
+        on_delta: OnDelta,
+    ) -> dict[str, Any]:
+        """A streamed chat completion: pieces go to `on_delta`, the whole answer comes back as a dict."""
+        call = {"messages": messages, "params": params, "timeout_s": timeout_s, "headers": headers}
+        extra = {"stream": True, "stream_options": {"include_usage": True}}
+        client, request = self._request(spec, api_base, api_key, extra, {**call, "metadata": metadata})
+        response = await client.send(request, stream=True)
+        try:
+            if response.status_code >= 400:
+                content = await read_capped(response, self.max_answer_bytes)
+                raise HTTPStatusFailure(response.status_code, _error_message(content, response), response)
+            if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                content = await read_capped(response, self.max_answer_bytes)  # a server that ignored stream=true
+                data = json.loads(content)
+                if not isinstance(data, dict):
+                    raise json.JSONDecodeError("expected a JSON object", content[:50].decode("utf-8", "replace"), 0)
+                return data
+            return await read_sse_stream(response.aiter_lines(), on_delta, self.max_answer_bytes)
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client of the running event loop."""
@@ -167,6 +204,22 @@ async def litellm_completion(
     if metadata:
         kwargs["extra_body"] = {"metadata": metadata}
     return await litellm.acompletion(**kwargs)
+
+
+async def litellm_stream(
+    spec: ModelSpec,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    timeout_s: float,
+    route: tuple[dict[str, Any], dict[str, str], dict[str, str]],
+    on_delta: OnDelta,
+    limit: int,
+) -> dict[str, Any]:
+    """A streamed completion through LiteLLM (`route` = endpoint, headers, metadata); see `read_litellm_stream`."""
+    endpoint, headers, metadata = route
+    streamed = {**params, "stream": True, "stream_options": {"include_usage": True}}
+    chunks = await litellm_completion(spec, messages, streamed, timeout_s, endpoint, headers, metadata)
+    return await read_litellm_stream(chunks, on_delta, limit)
 
 
 def load_litellm() -> Any:
