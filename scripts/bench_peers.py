@@ -15,6 +15,7 @@ and the offline variables set; the benchmark runs them inside its private loopba
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import subprocess
@@ -125,3 +126,31 @@ def routellm_command(python: str, port: int, upstream: str, model: str) -> list[
 
 
 ROUTELLM_MODEL = "router-random-0.5"  # RouteLLM's model name: router kind and threshold
+
+
+def add_peer_arguments(parser: argparse.ArgumentParser) -> None:
+    """--peers, --peer-dir, --litellm-python, --routellm-python."""
+    repo = Path(__file__).resolve().parent.parent
+    parser.add_argument("--peers", default="litellm-proxy,routellm",
+                        help="peer gateways to measure: litellm-proxy, routellm (comma-separated), or none")  # fmt: skip
+    parser.add_argument("--peer-dir", default=str(repo / "outputs" / "bench_peers"),
+                        help="where the peers' virtual environments are made on first use")  # fmt: skip
+    parser.add_argument("--litellm-python", help="interpreter of an existing venv with litellm[proxy]==1.100.0")
+    parser.add_argument("--routellm-python", help="interpreter of an existing venv with routellm==0.2.0")
+
+
+def wanted_peers(args: argparse.Namespace) -> tuple[list[Peer], list[str]]:
+    """The peers that can run (venvs made on first use) and one line per skipped peer."""
+    names = [n.strip() for n in args.peers.split(",") if n.strip() and n.strip() != "none"]
+    given = {"litellm-proxy": args.litellm_python, "routellm": args.routellm_python}
+    peers, skipped = [], []
+    for name in names:
+        if name not in PINS:
+            raise SystemExit(f"--peers: unknown peer {name!r}; known: {', '.join(PINS)}, none")
+        peer = ensure_peer(name, Path(args.peer_dir), given[name])
+        if peer.python:
+            peers.append(peer)
+        else:
+            skipped.append(f"skipped {name}: {peer.skipped}")
+            print(skipped[-1], flush=True)
+    return peers, skipped
