@@ -5,7 +5,7 @@
 
 Transports: models reached through an explicitly configured OpenAI-compatible endpoint
 (`openai/<name>` or `hosted_vllm/<name>` with an `api_base`, e.g. the replay server or a local vLLM)
-are POSTed directly with a pooled httpx client (LiteLLM adds ~6 ms of CPU per call); every other model
+are POSTed directly with a pooled aiohttp session (LiteLLM adds ~6 ms of CPU per call); every other model
 goes through `litellm.acompletion`. `transport="litellm"` sends everything through LiteLLM.
 Only per-call LiteLLM settings are used; the one global touched is the display-only
 `litellm.suppress_debug_info`. LiteLLM's own retries are off so that `RetryConfig` is the single

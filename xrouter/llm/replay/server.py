@@ -3,7 +3,9 @@
 Routes: `POST /v1/chat/completions` (plain JSON, or SSE when `stream` is true), `GET /v1/models`,
 `GET /health`. A streamed answer comes in word pieces (`stream_pieces`: at most four characters each, a
 word's leading space kept with it, so about one piece per token), each after `stream_delay_s` (0 by
-default), then a last chunk with `finish_reason` and `usage`, then `data: [DONE]`. The query is picked by header `x-xrouter-query-id`, else `metadata.query_id` in the
+default), then a last chunk with `finish_reason` and `usage`, then `data: [DONE]`. With a delay, a plain JSON
+answer comes as late as its stream would have ended (pieces x delay): a model takes as long to write an
+answer whether or not it is streamed. The query is picked by header `x-xrouter-query-id`, else `metadata.query_id` in the
 body, else the last user message text. The answer's `usage` carries token counts plus `cost` (the
 recorded USD cost, as OpenRouter reports it), which `LLMClient` prefers over catalog pricing.
 Errors use the OpenAI body `{"error": {"message", "type", "param", "code"}}`: 400 for a bad request,
@@ -154,6 +156,8 @@ def create_replay_app(store: ReplayStore, stream_delay_s: float = 0.0) -> FastAP
             return error_response(404, str(exc), err_type="invalid_request_error", param=param, code=code)
         if body.get("stream"):
             return _sse(record, body["model"], stream_delay_s)
+        if stream_delay_s > 0:
+            await asyncio.sleep(stream_delay_s * len(stream_pieces(record.text)))
         headers = {REPLAY_HEADER: "1", QUERY_ID_HEADER: record.query_id}
         return _json(completion_body(record, body["model"]), headers=headers)
 
