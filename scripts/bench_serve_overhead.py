@@ -183,7 +183,7 @@ def _report(args: argparse.Namespace, results: list[dict[str, Any]], skipped: li
     title = f"serve overhead side by side ({args.requests} requests per row in {args.rounds} rounds, "
     table = Table(title=title + f"{os.cpu_count()} CPUs, load average {load[0]:.2f} / {load[1]:.2f} (1 / 5 min))")
     columns = ("conc.", "path", "median ms", "p99 ms", "req/s", "overhead ms", "CPU ms/req", "overhead ÷ xr",
-               "xr req/s ÷")  # fmt: skip
+               "req/s ÷ xr")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "path" else "right")
     for row in results:
@@ -194,18 +194,18 @@ def _report(args: argparse.Namespace, results: list[dict[str, Any]], skipped: li
         row["overhead_p99_ms"] = row["p99_ms"] - base["p99_ms"]
         xr_overhead = xr["median_ms"] - base["median_ms"]
         row["overhead_vs_xrouter"] = row["overhead_median_ms"] / xr_overhead if xr_overhead > 0 else None
-        row["xrouter_rps_ratio"] = xr["rps"] / row["rps"]
+        row["rps_vs_xrouter"] = row["rps"] / xr["rps"]
         gateway = row["path"] != DIRECT
         table.add_row(
             str(row["concurrency"]), row["path"], f"{row['median_ms']:.2f}", f"{row['p99_ms']:.2f}",
             f"{row['rps']:.0f}", f"{row['overhead_median_ms']:.2f}" if gateway else "", f"{row['cpu_ms']:.2f}",
             f"{row['overhead_vs_xrouter']:.2f}" if gateway and row["overhead_vs_xrouter"] else "",
-            f"{row['xrouter_rps_ratio']:.2f}" if gateway else "",
+            f"{row['rps_vs_xrouter']:.2f}" if gateway else "",
         )  # fmt: skip
     console = Console(width=max(Console().width, 150))
     console.print(table)
     console.print("CPU ms/req: the gateway's process tree (for the direct row: the replay server); "
-                  f"overhead ÷ xr and xr req/s ÷: relative to '{XR_HTTP}'")  # fmt: skip
+                  f"÷ xr: this path's overhead and req/s divided by those of '{XR_HTTP}'")  # fmt: skip
     for line in skipped:
         console.print(line)
     if args.out:
