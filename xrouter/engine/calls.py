@@ -27,6 +27,15 @@ from xrouter.llm.types import CallResult, ModelCaller
 logger = logging.getLogger(__name__)
 # Conservative characters-per-token ratio for the worst-case input size (real tokenizers give ~4).
 _CHARS_PER_TOKEN = 3
+_TIMEOUT_CM = getattr(asyncio, "timeout", None)  # Python >= 3.11
+
+
+async def within(awaitable: Any, timeout_s: float) -> Any:
+    """`await awaitable`, raising TimeoutError after `timeout_s`; on 3.11+ without the task `wait_for` adds."""
+    if _TIMEOUT_CM is None:
+        return await asyncio.wait_for(awaitable, timeout_s)
+    async with _TIMEOUT_CM(timeout_s):
+        return await awaitable
 
 
 @dataclass
@@ -212,7 +221,7 @@ async def _guarded_call(
     if stream and s.answer_stream is not None:
         extra["on_delta"] = s.answer_stream.send
     try:
-        return await asyncio.wait_for(
+        return await within(
             caller.call(
                 record.model,
                 messages,
@@ -222,7 +231,7 @@ async def _guarded_call(
                 request_id=s.request_id,
                 **extra,
             ),
-            timeout=s.timeout_s * 1.25 + 0.5,  # the caller should stop first; this catches one that does not
+            s.timeout_s * 1.25 + 0.5,  # the caller should stop first; this catches one that does not
         )
     except asyncio.TimeoutError:
         return f"timeout: no answer within {s.timeout_s:g}s"
@@ -267,7 +276,10 @@ async def run_planned(caller: ModelCaller, planned: list[tuple[CallRecord, list[
     Raises `AnswerStreamBroken` when a streamed answer failed after part of it went out.
     """
     stream = _streams(caller, planned, s)
-    results = await asyncio.gather(*(_guarded_call(caller, rec, msgs, s, stream) for rec, msgs in planned))
+    if len(planned) == 1:  # the common case: no gather, no extra task
+        results = [await _guarded_call(caller, planned[0][0], planned[0][1], s, stream)]
+    else:
+        results = await asyncio.gather(*(_guarded_call(caller, rec, msgs, s, stream) for rec, msgs in planned))
     for (record, _), result in zip(planned, results, strict=True):
         fill_record(record, result)
     if stream and s.answer_stream is not None and s.answer_stream.started and not planned[0][0].success:

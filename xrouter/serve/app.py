@@ -25,6 +25,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xrouter.engine.answer_stream import AnswerStream, AnswerStreamBroken
+from xrouter.engine.calls import within
 from xrouter.engine.episode import RequestOptions
 from xrouter.engine.policy import RouterPolicyError
 from xrouter.engine.trajectory import Trajectory, TurnRecord
@@ -113,7 +114,7 @@ async def _run_episode(
     )
     episode = components.engine.run(chat.messages, options, turns_out=turns)
     try:
-        return await asyncio.wait_for(episode, settings.request_timeout_s)
+        return await within(episode, settings.request_timeout_s)
     except RouterPolicyError as exc:
         message = f"router model failed: {redact(str(exc))}"
         raise HTTPFailure(502, message, "upstream_error", "router_upstream_error") from None
