@@ -32,6 +32,7 @@ from xrouter.engine.trajectory import Trajectory, TurnRecord
 from xrouter.io import dumps_strict
 from xrouter.llm.redact import redact
 from xrouter.serve.accounting import ledger_append
+from xrouter.serve.bodies import completion_body, final_fields
 from xrouter.serve.metrics import ServerMetrics
 from xrouter.serve.requests import ChatRequest, HTTPFailure, RequestError, parse_chat_request, read_body
 from xrouter.serve.state import Components, ServeSettings, build_components
@@ -64,34 +65,6 @@ def _check_auth(request: Request, api_key: str | None) -> None:
             "invalid_request_error",
             "invalid_api_key",
         )
-
-
-def _usage(trajectory: Trajectory) -> dict[str, int]:
-    """Tokens processed for this request: the router's own plus every target call's (all recorded, none estimated)."""
-    prompt = sum(t.router_input_tokens for t in trajectory.turns) + sum(c.input_tokens for c in trajectory.model_calls)
-    completion = sum(t.router_output_tokens for t in trajectory.turns)
-    completion += sum(c.output_tokens for c in trajectory.model_calls)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-def completion_body(request_id: str, model: str, trajectory: Trajectory) -> dict[str, Any]:
-    """The non-streaming chat.completion body with `router_metadata`."""
-    return {
-        "id": request_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": trajectory.answer}, "finish_reason": "stop"}
-        ],
-        "usage": _usage(trajectory),
-        "router_metadata": trajectory.to_metadata(),
-    }
-
-
-def _final_fields(trajectory: Trajectory) -> dict[str, Any]:
-    """What the last streamed chunk carries besides finish_reason."""
-    return {"usage": _usage(trajectory), "router_metadata": trajectory.to_metadata()}
 
 
 async def _run_episode(
@@ -197,7 +170,7 @@ async def chat_completions(request: Request) -> Response:
 
     if chat.stream:
         return await stream_episode(
-            run, request_id, chat, settings.stream_keepalive_s, _final_fields, lambda f: _error(f, headers)
+            run, request_id, chat, settings.stream_keepalive_s, final_fields, lambda f: _error(f, headers)
         )
     try:
         trajectory = await run()
