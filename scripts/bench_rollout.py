@@ -88,20 +88,9 @@ def prepare(work: Path, data: Path, prompts: int) -> dict:
 
 def compose(setup: dict, n: int):
     from xrouter.config import compose as compose_config
+    from xrouter.verl_plugin.scripted import replay_rollout_overrides
 
-    overrides = [
-        f"data.train_files={setup['rows']}",
-        f"data.val_files={setup['rows']}",
-        "data.max_prompt_length=16384",
-        "data.max_response_length=4096",
-        f"actor_rollout_ref.model.path={setup['model']}",
-        "actor_rollout_ref.rollout.name=vllm",
-        f"actor_rollout_ref.rollout.n={n}",
-        f"actor_rollout_ref.rollout.multi_turn.tool_config_path={setup['tools']}",
-        "actor_rollout_ref.rollout.agent.num_workers=1",
-        "reward.num_workers=1",
-    ]
-    return compose_config("router_dapo", overrides)
+    return compose_config("router_dapo", replay_rollout_overrides(setup["rows"], setup["tools"], setup["model"], n))
 
 
 def make_batch(cfg, model: Path, prompts: int, n: int, agent: str):

@@ -54,22 +54,10 @@ def ray_cluster():
 
 
 def _config(setup: dict, n: int = 2):
-    cfg = compose_config(
-        [
-            f"data.train_files={setup['rows'][0]}",
-            f"data.val_files={setup['rows'][0]}",
-            "data.max_prompt_length=16384",
-            "data.max_response_length=4096",
-            f"actor_rollout_ref.model.path={setup['model']}",
-            "actor_rollout_ref.rollout.name=vllm",
-            f"actor_rollout_ref.rollout.n={n}",
-            f"actor_rollout_ref.rollout.multi_turn.tool_config_path={setup['tools']}",
-            "actor_rollout_ref.rollout.agent.num_workers=1",
-            "reward.num_workers=1",
-            "xrouter.cost_lambda=50.0",
-        ]
-    )
-    return cfg
+    from xrouter.verl_plugin.scripted import replay_rollout_overrides
+
+    overrides = replay_rollout_overrides(setup["rows"][0], setup["tools"], setup["model"], n)
+    return compose_config([*overrides, "xrouter.cost_lambda=50.0"])
 
 
 @pytest.fixture(scope="module")

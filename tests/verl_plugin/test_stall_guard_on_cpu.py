@@ -18,17 +18,26 @@ def _guard(max_batches: int, batch: int = 2) -> StallGuardReplayBuffer:
     return buffer
 
 
-def test_refills_below_the_limit_pass_and_the_limit_raises_with_the_cause():
-    """Generation batches are counted in prompts; at the limit the error names the shared value and the shares."""
+def test_refills_up_to_the_limit_pass_and_the_next_raises_with_the_cause():
+    """Replacements are counted in prompts; a refill past the limit raises, naming the shared value and shares."""
     guard = _guard(3)
     guard._diagnosis.add([{"xrouter_num_calls": 0, "xrouter_finish": "direct_answer"}] * 8, Counter({0.0: 2}))
-    guard.count_refill(2)
-    guard.count_refill(2)
+    for _ in range(3):
+        guard.count_refill(2)
     with pytest.raises(TrainingStalled) as info:
         guard.count_refill(2)
     message = str(info.value)
-    assert message.startswith("training stalled: 3 generation batches (6 prompts)")
+    assert message.startswith("training stalled: the DAPO group filter (algorithm.filter_groups.metric=acc)")
+    assert "6 replacement prompts" in message and "xrouter.stall_gen_batches=3" in message
     assert "acc=0 in 2 groups" in message and "100% of their 8 trajectories made no valid tool call" in message
+
+
+def test_a_refill_chunk_that_would_pass_the_limit_is_refused_before_it_runs():
+    """verl refills in chunks of any size: the guard never lets the replacements pass the limit."""
+    guard = _guard(2)
+    guard.count_refill(2)
+    with pytest.raises(TrainingStalled, match="2 replacement prompts"):
+        guard.count_refill(4)
 
 
 def test_a_new_training_batch_starts_counting_again_and_zero_turns_the_guard_off():

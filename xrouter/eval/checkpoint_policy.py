@@ -8,12 +8,11 @@ It samples at temperature 1, as in its training rollouts; `hf:PATH:T` samples at
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from xrouter.errors import UsageError
 from xrouter.eval.datasets import BenchItem
-from xrouter.eval.episodes import episode_sample, recorded_answer_model
+from xrouter.eval.episodes import engine_sample
 from xrouter.eval.policies import BenchContext, Policy, Sample
 
 PREFIX = "hf:"
@@ -58,11 +57,4 @@ class CheckpointPolicy(Policy):
 
     async def run(self, item: BenchItem, ctx: BenchContext) -> Sample:
         """One episode; its answer is scored like any other policy's."""
-        from xrouter.engine.episode import RequestOptions
-
-        started = time.perf_counter()
-        options = RequestOptions(max_tokens=ctx.max_tokens, query_id=item.query_id)
-        trajectory = await self.engine.run([dict(m) for m in item.messages], options)
-        meta = trajectory.to_metadata()
-        model = trajectory.answer_model or recorded_answer_model(item, ctx, trajectory.answer, meta)
-        return episode_sample(self.name, item, ctx, trajectory.answer, meta, time.perf_counter() - started, model)
+        return await engine_sample(self.name, self.engine, item, ctx)

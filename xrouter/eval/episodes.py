@@ -52,6 +52,18 @@ def episode_sample(name: str, item: BenchItem, ctx: BenchContext, text: str, met
                   details)  # fmt: skip
 
 
+async def engine_sample(name: str, engine: Any, item: BenchItem, ctx: BenchContext) -> Sample:
+    """Run one query as an episode of `engine` (an `EpisodeEngine`) and score it like any other sample."""
+    from xrouter.engine.episode import RequestOptions
+
+    started = time.perf_counter()
+    options = RequestOptions(max_tokens=ctx.max_tokens, query_id=item.query_id)
+    trajectory = await engine.run([dict(m) for m in item.messages], options)
+    meta = trajectory.to_metadata()
+    model = trajectory.answer_model or recorded_answer_model(item, ctx, trajectory.answer, meta)
+    return episode_sample(name, item, ctx, trajectory.answer, meta, time.perf_counter() - started, model)
+
+
 class MemoEmbedder:
     """Embeddings computed in batches up front and served from memory (falls back to the real embedder)."""
 
@@ -121,11 +133,4 @@ class LearnedPolicy(Policy):
 
     async def run(self, item: BenchItem, ctx: BenchContext) -> Sample:
         """One episode; its answer is scored like any other policy's."""
-        from xrouter.engine.episode import RequestOptions
-
-        started = time.perf_counter()
-        options = RequestOptions(max_tokens=ctx.max_tokens, query_id=item.query_id)
-        trajectory = await self.engine.run([dict(m) for m in item.messages], options)
-        meta = trajectory.to_metadata()
-        model = trajectory.answer_model or recorded_answer_model(item, ctx, trajectory.answer, meta)
-        return episode_sample(self.name, item, ctx, trajectory.answer, meta, time.perf_counter() - started, model)
+        return await engine_sample(self.name, self.engine, item, ctx)

@@ -142,3 +142,19 @@ def replay_rollout_workspace(work: Path, data: Path, prompts: int) -> dict[str, 
         "catalog": replay_catalog,
         "server": server,
     }
+
+
+def replay_rollout_overrides(rows: Path, tools: Path, model: Path, n: int) -> list[str]:
+    """`router_dapo` overrides for a scripted-policy rollout over `replay_rollout_workspace` inputs on 2 cores."""
+    return [
+        f"data.train_files={rows}",
+        f"data.val_files={rows}",
+        "data.max_prompt_length=16384",
+        "data.max_response_length=4096",
+        f"actor_rollout_ref.model.path={model}",
+        "actor_rollout_ref.rollout.name=vllm",  # replaced by the scripted server; the name only selects the config
+        f"actor_rollout_ref.rollout.n={n}",
+        f"actor_rollout_ref.rollout.multi_turn.tool_config_path={tools}",
+        "actor_rollout_ref.rollout.agent.num_workers=1",
+        "reward.num_workers=1",
+    ]

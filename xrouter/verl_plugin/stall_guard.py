@@ -4,8 +4,8 @@ With DAPO's group filter on, verl's sync replay buffer drops every group whose r
 same and generates replacements until a training batch is full. A policy that gives no learning signal
 (an untrained model that never calls a tool, so every reward in a group is equal) makes that loop spin
 forever without an error, and verl 0.9.1 ignores `max_num_gen_batches`. `StallGuardReplayBuffer`
-counts the prompts generated for one training batch; past `xrouter.stall_gen_batches` batches' worth it
-raises `TrainingStalled`, whose message names what the dropped groups show: the shared value of the
+counts the replacement prompts generated for one training batch; before a refill would pass
+`xrouter.stall_gen_batches` batches' worth it raises `TrainingStalled`, whose message names what the dropped groups show: the shared value of the
 filter metric, the share of trajectories without a valid tool call, and the share with no answer.
 
 It also records, per sampled batch, how many groups the filter kept and dropped (the keep rate that
@@ -57,12 +57,13 @@ class FilterDiagnosis:
             if str(fields.get("xrouter_finish", "")) == "no_answer":
                 self.no_answer += 1
 
-    def message(self, batches: int, prompts: int, metric: str) -> str:
+    def message(self, limit: int, prompts: int, metric: str) -> str:
         """One paragraph naming the cause and what to change."""
         values = ", ".join(f"{metric}={v:g} in {n} groups" for v, n in self.shared_values.most_common(3))
         return (
-            f"training stalled: {batches} generation batches ({prompts} prompts) were dropped by the DAPO group "
-            f"filter (algorithm.filter_groups.metric={metric}) without filling one training batch. Every dropped "
+            f"training stalled: the DAPO group filter (algorithm.filter_groups.metric={metric}) dropped the step's "
+            f"groups and {prompts} replacement prompts without filling one training batch, and more would pass "
+            f"xrouter.stall_gen_batches={limit}. Every dropped "
             f"group scored the same in all its rollouts ({values or 'no groups finished'}); "
             f"{_share(self.no_valid_call, self.trajectories)} of their {self.trajectories} trajectories made no "
             f"valid tool call and {_share(self.no_answer, self.trajectories)} returned no answer. The policy gives "
@@ -113,11 +114,14 @@ class StallGuardReplayBuffer(ReplayBuffer):
         return super()._evict_terminal_groups(global_steps, partition_id, eviction_reasons)
 
     def count_refill(self, num_prompts: int) -> None:
-        """Called for every refill; raises `TrainingStalled` past the allowed number of generation batches."""
-        self._refilled += int(num_prompts)
+        """Called before every refill; raises `TrainingStalled` when it would pass the allowed generation batches.
+
+        verl dispatches replacements in chunks of any size (twice the dropped groups), so the check looks at the
+        refill about to start: the run never generates more than `max_gen_batches` batches of replacements.
+        """
         batch = max(1, int(self.train_batch_size or 1))
-        batches = self._refilled // batch
-        if self.max_gen_batches > 0 and batches >= self.max_gen_batches:
-            message = self._diagnosis.message(batches, self._refilled, str(self.filter_groups_metric))
+        if self.max_gen_batches > 0 and self._refilled + int(num_prompts) > self.max_gen_batches * batch:
+            message = self._diagnosis.message(self.max_gen_batches, self._refilled, str(self.filter_groups_metric))
             logger.error("%s", message)
             raise TrainingStalled(message)
+        self._refilled += int(num_prompts)
