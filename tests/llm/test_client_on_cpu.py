@@ -258,3 +258,21 @@ async def test_bad_arguments_are_bad_request_results_without_traffic(scripted, c
     # Content the cache cannot key (not JSON) skips the cache instead of raising out of the call.
     odd = await client.call("gpt-4o", [{"role": "user", "content": {1, 2}}])
     assert not odd.success and odd.error.kind != "bad_request"
+
+
+async def test_a_streamed_call_hands_on_pieces_and_charges_the_recorded_cost(
+    replay_server, replay_store, mbpp_table, transport
+):
+    """on_delta gets the answer piece by piece (direct HTTP and LiteLLM); the result is the whole, priced answer."""
+    from xrouter.llm.replay.server import stream_pieces
+
+    client = LLMClient(replay_store.catalog, api_base=f"{replay_server.url}/v1", retry=FAST_RETRY, transport=transport)
+    row = mbpp_table.frame[mbpp_table.frame.model == "gpt-3.5-turbo-1106"].iloc[5]
+    pieces: list[str] = []
+    result = await client.call(
+        "gpt-3.5-turbo-1106", [{"role": "user", "content": row.query_text}], on_delta=pieces.append
+    )
+    assert result.success, result.error
+    assert "".join(pieces) == result.text == row.response and len(pieces) > 10
+    assert len(pieces) <= len(stream_pieces(row.response))  # one piece per upstream chunk at most
+    assert abs(result.cost_usd - row.cost_usd) < 1e-9 and not result.estimated

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from xrouter.catalog import load_catalog
 from xrouter.cli.main import main
 from xrouter.data.outcomes import load_outcomes
 from xrouter.llm.replay import ReplayCaller, ReplayNotFound, ReplayStore, estimate_tokens, replay_catalog
+from xrouter.llm.replay.server import stream_pieces
 
 
 def _row(table, model: str, index: int = 0):
@@ -130,7 +133,7 @@ def test_server_answers_with_usage_cost_and_query_id_header(replay_server, mbpp_
 
 
 def test_server_streams_when_asked(replay_server, mbpp_table):
-    """stream=true returns SSE chunks ending in [DONE] with the full text."""
+    """stream=true returns word-piece SSE chunks that join to the full text, usage last, then [DONE]."""
     row = _row(mbpp_table, "claude-v1", 1)
     with httpx.stream(
         "POST",
@@ -138,7 +141,11 @@ def test_server_streams_when_asked(replay_server, mbpp_table):
         json={"model": row.model, "stream": True, "metadata": {"query_id": row.query_id}, "messages": []},
     ) as response:
         lines = [line for line in response.iter_lines() if line.startswith("data: ")]
-    assert lines[-1] == "data: [DONE]" and row.response[:20].replace("\n", "\\n") in lines[0].replace("\\r", "\r")
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert text == row.response and len(chunks) == len(stream_pieces(row.response)) + 2  # role chunk, usage chunk
+    assert chunks[-1]["usage"]["cost"] == row.cost_usd and chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
 def test_cli_replay_catalog_writes_a_loadable_catalog(tmp_path, shared_data):

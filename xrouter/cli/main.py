@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -70,13 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(level: str) -> None:
-    from rich.logging import RichHandler
+    from xrouter.llm.redact import configure_logging
 
-    from xrouter.llm.redact import RedactingFilter
-
-    handler = RichHandler(console=None, show_path=False, rich_tracebacks=False)
-    handler.addFilter(RedactingFilter())  # no key reaches a log line, whoever logs it
-    logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    configure_logging(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

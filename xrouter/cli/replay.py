@@ -55,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "so a pooled connection is never closed under a request)",
     )
     serve.add_argument(
+        "--stream-delay-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="pause before each streamed word piece, a fixed inter-token delay (default: 0)",
+    )
+    serve.add_argument(
         "--log-requests", action="store_true", help="log every HTTP request (uvicorn access log; slower)"
     )
     catalog = sub.add_parser(
@@ -103,6 +110,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be within 0..65535, got {args.port}")
     if args.keep_alive <= 0:
         raise UsageError(f"--keep-alive must be > 0 seconds, got {args.keep_alive:g}")
+    if args.stream_delay_ms < 0:
+        raise UsageError(f"--stream-delay-ms must be >= 0, got {args.stream_delay_ms:g}")
     # Bind before loading the data: a busy port fails at once, and --port 0 can print the real port.
     sock = bind_socket(args.host, args.port)
     store = _load(args.data)
@@ -113,7 +122,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     sys.stdout.flush()
     config = uvicorn.Config(
-        create_replay_app(store),
+        create_replay_app(store, args.stream_delay_ms / 1e3),
         log_level="info" if args.log_requests else "warning",
         access_log=args.log_requests,
         timeout_keep_alive=args.keep_alive,

@@ -180,6 +180,19 @@ def _server_flags(server: argparse._ArgumentGroup) -> None:
     )
     server.add_argument("--no-ledger", action="store_true", help="do not write a cost ledger")
     server.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="SQLite response cache of target answers (identical target calls are answered from it and cost "
+        "nothing; shared safely by --workers; default: no cache)",
+    )
+    server.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes, each with its own event loop and call layer, on one socket (default 1)",
+    )
+    server.add_argument(
         "--max-body-bytes",
         type=int,
         metavar="N",
@@ -243,6 +256,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         catalog_files=tuple(args.catalog or ()),
         target_api_base=args.target_api_base,
         ledger_path=None if args.no_ledger else args.ledger,
+        cache_path=args.cache,
         api_key=server_api_key(args),
         max_body_bytes=args.max_body_bytes,
         request_timeout_s=args.request_timeout_s,
@@ -260,17 +274,29 @@ def run(args: argparse.Namespace) -> int:
     from xrouter.serve.state import build_components
 
     settings = settings_from_args(args)
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     sock = bind_socket(args.host, args.port)  # a taken port fails here, before anything loads
     try:
-        components = build_components(settings)
+        components = build_components(settings)  # with --workers: only a check, each worker builds its own
     except RouterPolicyError as exc:
         raise UsageError(str(exc)) from None
-    app = create_app(settings, components)
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
     sys.stdout.write(
         f"xrouter serve: router {components.engine.policy.name!r} ({settings.mode} mode) over "
-        f"{len(settings.models)} target models on http://{args.host}:{sock.getsockname()[1]}/v1 (Ctrl-C stops)\n"
+        f"{len(settings.models)} target models on http://{args.host}:{sock.getsockname()[1]}/v1{workers} "
+        "(Ctrl-C stops)\n"
     )
     sys.stdout.flush()
+    if args.workers > 1:
+        import asyncio
+
+        from xrouter.serve.workers import serve_workers
+
+        asyncio.run(components.aclose())
+        serve_workers(settings, sock, args.workers, getattr(args, "log_level", "WARNING"))
+        return 0
+    app = create_app(settings, components)
     # log_config=None: uvicorn's records go through the CLI's (redacting) log handler; the options add the
     # header size limit and the header-read timeout
     config = uvicorn.Config(app, log_level="warning", access_log=False, log_config=None, **server_options(settings))

@@ -18,6 +18,8 @@ _FLAGS: tuple[tuple[str, type, Any, str, str], ...] = (
      "a larger router answer a 502)"),
     ("--allowed-fails", int, 3, "N", "a model with more than N failed attempts within 60 s cools down (default 3)"),
     ("--cooldown-s", float, 5.0, "S", "how long a model that keeps failing is not called (default 5; 0 turns cooldowns off)"),
+    ("--stream-keepalive-s", float, 5.0, "S",
+     "with stream=true, an SSE comment is sent after S seconds without anything else to send (default 5)"),
 )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xrouter.catalog import ModelSpec, worst_case_cost_usd
+from xrouter.engine.answer_stream import AnswerStream, AnswerStreamBroken
 from xrouter.engine.prompts import Mode, target_messages
 from xrouter.engine.router_turn import RouterToolCall
 from xrouter.engine.rules import SELECT_TOOL, executes_calls, select_target
@@ -26,6 +27,15 @@ from xrouter.llm.types import CallResult, ModelCaller
 logger = logging.getLogger(__name__)
 # Conservative characters-per-token ratio for the worst-case input size (real tokenizers give ~4).
 _CHARS_PER_TOKEN = 3
+_TIMEOUT_CM = getattr(asyncio, "timeout", None)  # Python >= 3.11
+
+
+async def within(awaitable: Any, timeout_s: float) -> Any:
+    """`await awaitable`, raising TimeoutError after `timeout_s`; on 3.11+ without the task `wait_for` adds."""
+    if _TIMEOUT_CM is None:
+        return await asyncio.wait_for(awaitable, timeout_s)
+    async with _TIMEOUT_CM(timeout_s):
+        return await awaitable
 
 
 @dataclass
@@ -53,6 +63,9 @@ class CallSettings:
     # calls are planned), and what each answer token costs the router to read (added to a call's worst case).
     router_reserve_usd: float = 0.0
     router_usd_per_answer_token: float = 0.0
+    # Where the episode's answer is streamed to, when the caller can stream (simple mode only: the delegated
+    # call's answer is the user's answer, so it can go out while it arrives).
+    answer_stream: AnswerStream | None = None
 
 
 def _refuse(record: CallRecord, kind: str, message: str) -> CallRecord:
@@ -197,14 +210,18 @@ def plan_call(
     return record, messages, reserved
 
 
-async def _guarded_call(caller: ModelCaller, record: CallRecord, messages: list[dict[str, Any]], s: CallSettings):
+async def _guarded_call(
+    caller: ModelCaller, record: CallRecord, messages: list[dict[str, Any]], s: CallSettings, stream: bool = False
+):
     """One target call; unexpected exceptions and overruns become failed results, never a crash."""
     assert record.model is not None
     # query_id only goes to callers that replay recorded answers; it is left out otherwise so
     # that any ModelCaller without the parameter still works
-    extra = {"query_id": s.query_id} if s.query_id is not None else {}
+    extra: dict[str, Any] = {"query_id": s.query_id} if s.query_id is not None else {}
+    if stream and s.answer_stream is not None:
+        extra["on_delta"] = s.answer_stream.send
     try:
-        return await asyncio.wait_for(
+        return await within(
             caller.call(
                 record.model,
                 messages,
@@ -214,7 +231,7 @@ async def _guarded_call(caller: ModelCaller, record: CallRecord, messages: list[
                 request_id=s.request_id,
                 **extra,
             ),
-            timeout=s.timeout_s * 1.25 + 0.5,  # the caller should stop first; this catches one that does not
+            s.timeout_s * 1.25 + 0.5,  # the caller should stop first; this catches one that does not
         )
     except asyncio.TimeoutError:
         return f"timeout: no answer within {s.timeout_s:g}s"
@@ -247,11 +264,26 @@ def fill_record(record: CallRecord, result: CallResult | str) -> None:
         record.estimated, record.cost_replaced = result.estimated, result.cost_replaced
 
 
+def _streams(caller: ModelCaller, planned: list[tuple[CallRecord, list[dict[str, Any]]]], s: CallSettings) -> bool:
+    """Whether this turn's one call is the answer and goes out streamed (simple mode, a caller that streams)."""
+    wanted = s.answer_stream is not None and s.mode == "simple" and len(planned) == 1
+    return wanted and bool(getattr(caller, "supports_streaming", False))
+
+
 async def run_planned(caller: ModelCaller, planned: list[tuple[CallRecord, list[dict[str, Any]]]], s: CallSettings):
-    """Run the accepted calls of a turn in parallel and fill their records."""
-    results = await asyncio.gather(*(_guarded_call(caller, rec, msgs, s) for rec, msgs in planned))
+    """Run the accepted calls of a turn in parallel and fill their records.
+
+    Raises `AnswerStreamBroken` when a streamed answer failed after part of it went out.
+    """
+    stream = _streams(caller, planned, s)
+    if len(planned) == 1:  # the common case: no gather, no extra task
+        results = [await _guarded_call(caller, planned[0][0], planned[0][1], s, stream)]
+    else:
+        results = await asyncio.gather(*(_guarded_call(caller, rec, msgs, s, stream) for rec, msgs in planned))
     for (record, _), result in zip(planned, results, strict=True):
         fill_record(record, result)
+    if stream and s.answer_stream is not None and s.answer_stream.started and not planned[0][0].success:
+        raise AnswerStreamBroken(planned[0][0])
 
 
 async def run_turn_calls(

@@ -142,6 +142,8 @@ class EndpointRouterPolicy:
         self.price = settings.price or RouterPrice()  # read by the engine to keep the next turn in the budget
         self.max_tokens = settings.max_tokens
         self._session: Any = None
+        self._tools: Any = None  # the tool list last serialised, and its JSON text (the same every turn)
+        self._tools_json = ""
 
     def _client(self) -> Any:
         import aiohttp
@@ -162,14 +164,13 @@ class EndpointRouterPolicy:
 
         payload: dict[str, Any] = {"model": self.name, "messages": messages, "max_tokens": self._settings.max_tokens}
         if tools:
-            payload["tools"] = tools
             payload["tool_choice"] = "auto"
         if self._settings.temperature is not None:
             payload["temperature"] = self._settings.temperature
         started = time.perf_counter()
         try:
             async with self._client().post(
-                self._url, data=json.dumps(payload), headers={"Content-Type": "application/json"}
+                self._url, data=self._body(payload, tools), headers={"Content-Type": "application/json"}
             ) as response:
                 raw = await _read_capped(response, self._settings.max_answer_bytes)
                 status = response.status
@@ -183,6 +184,15 @@ class EndpointRouterPolicy:
         except (ValueError, RecursionError):
             raise RouterPolicyError("router endpoint returned a body that is not JSON") from None
         return parse_router_response(body, self.price, time.perf_counter() - started, messages)
+
+    def _body(self, payload: dict[str, Any], tools: list[dict[str, Any]]) -> str:
+        """The request JSON; the tool schemas, the bulk of it and the same list every turn, are serialised once."""
+        text = json.dumps(payload)
+        if not tools:
+            return text
+        if tools is not self._tools:
+            self._tools, self._tools_json = tools, json.dumps(tools)
+        return f'{text[:-1]}, "tools": {self._tools_json}}}'
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xrouter.catalog import Catalog, ModelSpec, Usage, openai_tools
+from xrouter.engine.answer_stream import AnswerStream
 from xrouter.engine.calls import CallBudget, CallSettings, run_turn_calls
 from xrouter.engine.policy import RouterPolicy
 from xrouter.engine.prompts import DEFAULT_MAX_SYSTEM_PROMPT_LENGTH, Mode, check_cost_lambda, router_messages
@@ -65,6 +66,7 @@ class RequestOptions:
     request_id: str | None = None
     query_id: str | None = None
     cost_lambda: float | None = None
+    answer_stream: AnswerStream | None = None  # receives the answer while it arrives, when it can be streamed
 
 
 class EpisodeEngine:
@@ -162,6 +164,7 @@ class EpisodeEngine:
                 query_id=options.query_id,
                 router_reserve_usd=reserve,
                 router_usd_per_answer_token=per_answer_token,
+                answer_stream=options.answer_stream,
             )
             await self._run_turn_calls(turn.tool_calls, settings, budget, history, record, user_messages)
             messages.extend(

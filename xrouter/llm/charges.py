@@ -84,3 +84,12 @@ def charge(spec: ModelSpec, parsed: ParsedResponse, messages: Sequence[dict[str,
         catalog,
     )
     return Charge(usage, catalog, estimated, cost_replaced=True)
+
+
+def partial_charge(spec: ModelSpec, messages: Sequence[dict[str, Any]], delivered: str) -> Charge:
+    """What a stream that broke after delivering `delivered` cost: the catalog price of the counted tokens."""
+    usage = Usage(
+        input_tokens=math.ceil(message_chars(messages) / CHARS_PER_TOKEN) or 1,
+        output_tokens=estimate_tokens(delivered),
+    )
+    return Charge(usage, cost_usd(spec, usage), estimated=True)

@@ -5,12 +5,17 @@
 
 Transports: models reached through an explicitly configured OpenAI-compatible endpoint
 (`openai/<name>` or `hosted_vllm/<name>` with an `api_base`, e.g. the replay server or a local vLLM)
-are POSTed directly with a pooled httpx client (LiteLLM adds ~6 ms of CPU per call); every other model
+are POSTed directly with a pooled aiohttp session (LiteLLM adds ~6 ms of CPU per call); every other model
 goes through `litellm.acompletion`. `transport="litellm"` sends everything through LiteLLM.
 Only per-call LiteLLM settings are used; the one global touched is the display-only
 `litellm.suppress_debug_info`. LiteLLM's own retries are off so that `RetryConfig` is the single
 retry policy: exponential backoff with jitter on retryable failures (429, 5xx, timeouts, connection
 resets), bounded by `total_timeout_s` over all attempts.
+
+Streaming: `call(..., on_delta=f)` asks for a streamed answer and hands each piece of text to `f` as it
+arrives (`xrouter.llm.streaming`); the call still returns the whole answer as a `CallResult`, charged from the
+final usage chunk or, when the provider sends none, from the counted tokens. A stream that breaks after its
+first piece is not retried and comes back as a failure charged for the tokens delivered.
 
 Cost: a provider-reported `usage.cost` (OpenRouter, the replay server) wins when plausible; otherwise the
 catalog prices the reported usage, or estimated usage when the provider sent none (`xrouter.llm.charges`).
@@ -28,13 +33,14 @@ import random
 import time
 import weakref
 from dataclasses import replace
+from functools import partial
 from typing import Any, Literal
 
 from xrouter.catalog.catalog import Catalog
 from xrouter.catalog.models import ModelSpec
 from xrouter.errors import CatalogError, UsageError
 from xrouter.llm.cache import ResponseCache, cache_key
-from xrouter.llm.charges import charge
+from xrouter.llm.charges import charge, partial_charge
 from xrouter.llm.errors import classify_exception, retry_after_s
 from xrouter.llm.ledger import Ledger
 from xrouter.llm.limits import CallLimits, Cooldowns
@@ -42,7 +48,14 @@ from xrouter.llm.params import cache_fields, check_request, sampling_params
 from xrouter.llm.redact import redact, register_secret
 from xrouter.llm.response import parse_response
 from xrouter.llm.retry import RetryConfig
-from xrouter.llm.transport import AnswerTooLarge, DirectHTTPTransport, litellm_completion, supports_direct_http
+from xrouter.llm.streaming import OnDelta, StreamBroken
+from xrouter.llm.transport import (
+    AnswerTooLarge,
+    DirectHTTPTransport,
+    litellm_completion,
+    litellm_stream,
+    supports_direct_http,
+)
 from xrouter.llm.types import CallError, CallResult
 
 __all__ = ["QUERY_ID_HEADER", "REQUEST_ID_HEADER", "CallLimits", "LLMClient", "RetryConfig", "Transport"]
@@ -60,6 +73,8 @@ _TIMEOUT_CM = getattr(asyncio, "timeout", None)
 
 class LLMClient:
     """Calls catalog models (LiteLLM, or direct HTTP for OpenAI-compatible endpoints); a `ModelCaller`."""
+
+    supports_streaming = True  # `call` takes `on_delta`
 
     def __init__(
         self,
@@ -135,8 +150,12 @@ class LLMClient:
         request_id: str | None = None,
         query_id: str | None = None,
         top_p: float | None = None,
+        on_delta: OnDelta | None = None,
     ) -> CallResult:
-        """Call `model_id` with chat `messages`; failures come back as `success=False` results."""
+        """Call `model_id` with chat `messages`; failures come back as `success=False` results.
+
+        With `on_delta` the answer is streamed and each piece handed to `on_delta` as it arrives.
+        """
         started = time.monotonic()
         try:
             spec = self.catalog.resolve(model_id)
@@ -152,6 +171,8 @@ class LLMClient:
             hit = self.cache.get(key)
             if hit is not None:
                 hit = replace(hit, model_id=spec.id, request_id=request_id, latency_s=time.monotonic() - started)
+                if on_delta is not None and hit.text:
+                    on_delta(hit.text)
                 return self._record(hit, query_id, spec)
         if self._cooldowns.remaining_s(spec.id) > 0:
             error = CallError("cooldown", self._cooldowns.message(spec.id))
@@ -165,7 +186,8 @@ class LLMClient:
             )
             return self._failed(spec.id, CallError("timeout", message), request_id, query_id, spec, started)
         try:
-            result = await self._call_with_retries(spec, messages, params, timeout_s, request_id, query_id, started)
+            ids = (request_id, query_id)
+            result = await self._call_with_retries(spec, messages, params, timeout_s, ids, started, on_delta)
         finally:
             slot.release()
         if key is not None and result.success and self.cache is not None and self.cache.writable:
@@ -240,10 +262,11 @@ class LLMClient:
         messages: list[dict[str, Any]],
         params: dict[str, Any],
         timeout_s: float | None,
-        request_id: str | None,
-        query_id: str | None,
+        ids: tuple[str | None, str | None],
         started: float,
+        on_delta: OnDelta | None = None,
     ) -> CallResult:
+        request_id, query_id = ids
         deadline = started + self.retry.total_timeout_s
         per_attempt = timeout_s or DEFAULT_TIMEOUT_S
         error = CallError("timeout", f"no attempt fitted in the {self.retry.total_timeout_s:g}s call budget")
@@ -254,10 +277,14 @@ class LLMClient:
                 break
             attempt += 1
             try:
-                response = await self._send(spec, messages, params, min(per_attempt, remaining), request_id, query_id)
+                budget = min(per_attempt, remaining)
+                response = await self._send(spec, messages, params, budget, ids, on_delta)
                 result = self._success(spec, response, attempt, started, request_id, messages)
                 self._cooldowns.succeeded(spec.id)
                 return result
+            except StreamBroken as exc:  # the reader has the first part: no retry, charge what was delivered
+                self._cooldowns.failed(spec.id, "connection")
+                return self._broken(spec, exc, messages, attempt, started, request_id)
             except Exception as exc:  # noqa: BLE001 - every provider failure becomes a CallResult
                 error = _attempt_error(exc, min(per_attempt, remaining))
                 logger.info("call %s attempt %d failed: %s (%s)", spec.id, attempt, error.kind, error.message)
@@ -290,13 +317,14 @@ class LLMClient:
         messages: list[dict[str, Any]],
         params: dict[str, Any],
         timeout_s: float,
-        request_id: str | None,
-        query_id: str | None,
+        ids: tuple[str | None, str | None],
+        on_delta: OnDelta | None = None,
     ) -> Any:
         endpoint = self._endpoint(spec)
-        headers, metadata = self._ids(spec, endpoint, request_id, query_id)
+        headers, metadata = self._ids(spec, endpoint, *ids)
         if self.transport == "auto" and supports_direct_http(spec, endpoint.get("api_base")):
-            call = self._http.complete(
+            send = self._http.complete if on_delta is None else partial(self._http.stream, on_delta=on_delta)
+            call = send(
                 spec,
                 api_base=endpoint["api_base"],
                 api_key=endpoint.get("api_key"),
@@ -306,8 +334,11 @@ class LLMClient:
                 headers=headers,
                 metadata=metadata,
             )
-        else:
+        elif on_delta is None:
             call = litellm_completion(spec, messages, params, timeout_s, endpoint, headers, metadata)
+        else:
+            limit = self.limits.max_answer_bytes
+            call = litellm_stream(spec, messages, params, timeout_s, (endpoint, headers, metadata), on_delta, limit)
         # Hard stop slightly after the provider timeout, in case a transport ignores it.
         if _TIMEOUT_CM is not None:  # Python >= 3.11: no extra task per call, unlike wait_for
             async with _TIMEOUT_CM(timeout_s + 1.0):
@@ -329,6 +360,33 @@ class LLMClient:
         headers = {names[k]: v for k, v in metadata.items()}
         to_replay = spec.provider == "replay" or self.api_base is not None
         return headers, (metadata if to_replay else {})
+
+    def _broken(
+        self,
+        spec: ModelSpec,
+        exc: StreamBroken,
+        messages: list[dict[str, Any]],
+        attempt: int,
+        started: float,
+        request_id: str | None,
+    ) -> CallResult:
+        """The failure of a stream that broke after delivering part of its answer, charged for that part."""
+        billed = partial_charge(spec, messages, exc.received)  # every token received is paid for
+        logger.warning("call %s: %s", spec.id, redact(str(exc)))
+        return CallResult(
+            spec.id,
+            "",
+            False,
+            usage=billed.usage,
+            cost_usd=billed.cost_usd,
+            spent_usd=0.0 if spec.provider == "replay" else (billed.cost_usd or 0.0),
+            latency_s=time.monotonic() - started,
+            provider=spec.provider,
+            error=CallError("connection", redact(str(exc))),
+            attempts=attempt,
+            request_id=request_id,
+            estimated=True,
+        )
 
     async def aclose(self) -> None:
         """Close pooled HTTP connections of the running event loop (LiteLLM manages its own)."""

@@ -20,7 +20,7 @@ _STATUS_KINDS: dict[int, ErrorKind] = {
     422: "bad_request",
     429: "rate_limit",
 }
-# Exception class names (LiteLLM, openai, httpx) whose meaning is clear without a status code.
+# Exception class names (LiteLLM, openai, httpx, aiohttp) whose meaning is clear without a status code.
 _NAME_KINDS: dict[str, ErrorKind] = {
     "Timeout": "timeout",
     "APITimeoutError": "timeout",
@@ -34,6 +34,13 @@ _NAME_KINDS: dict[str, ErrorKind] = {
     "InternalServerError": "server",
     "BadGatewayError": "server",
     "APIConnectionError": "connection",
+    "ClientConnectorError": "connection",  # aiohttp (direct HTTP to OpenAI-compatible endpoints)
+    "ClientOSError": "connection",
+    "ServerDisconnectedError": "connection",
+    "ClientPayloadError": "connection",
+    "ServerTimeoutError": "timeout",
+    "ConnectionTimeoutError": "timeout",
+    "SocketTimeoutError": "timeout",
     "ConnectError": "connection",
     "RemoteProtocolError": "connection",
     "ReadError": "connection",

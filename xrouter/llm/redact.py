@@ -43,6 +43,17 @@ def register_secret(value: str | None) -> None:
         _SECRETS = tuple(sorted((*_SECRETS, value), key=len, reverse=True))  # longest first: no partial leftovers
 
 
+def secret_prefix_at_end(text: str) -> int:
+    """Length of the longest end of `text` that begins a registered secret (a secret maybe cut off mid-stream)."""
+    longest = 0
+    for secret in _SECRETS:
+        for size in range(min(len(secret) - 1, len(text)), longest, -1):
+            if text.endswith(secret[:size]):
+                longest = size
+                break
+    return longest
+
+
 def register_env_secrets(environ: Mapping[str, str], names: Iterable[str] | None = None) -> None:
     """Register the values of `names`, or of every variable whose name ends in KEY/TOKEN/SECRET/PASSWORD."""
     for name in names if names is not None else environ:
@@ -97,3 +108,12 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr through `RedactingFilter` (the CLI and each `xrouter serve` worker process)."""
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=None, show_path=False, rich_tracebacks=False)
+    handler.addFilter(RedactingFilter())  # no key reaches a log line, whoever logs it
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)

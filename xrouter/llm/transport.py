@@ -3,8 +3,8 @@
 LiteLLM costs several milliseconds of CPU per call (request building, logging objects, its own
 cost lookup). For a model whose endpoint is an explicitly configured OpenAI-compatible `api_base`
 (`openai/<name>` or `hosted_vllm/<name>` plus `api_base`), the client can instead POST the same
-request with one shared `httpx.AsyncClient` per event loop. Errors are raised as exceptions that
-`xrouter.llm.errors.classify_exception` understands (status code, Retry-After header, httpx
+request with one pooled aiohttp session per event loop (`xrouter.llm.direct_http`). Errors are raised as
+exceptions that `xrouter.llm.errors.classify_exception` understands (status code, Retry-After header,
 transport errors, JSON decode errors), so retries behave exactly as with LiteLLM.
 `litellm_completion` is the LiteLLM path, with per-call settings only and LiteLLM's own retries off.
 """
@@ -15,131 +15,37 @@ import asyncio
 import json
 import os
 import threading
-import weakref
 from typing import Any
 
-import httpx
-
 from xrouter.catalog.models import ModelSpec
-from xrouter.llm.limits import DEFAULT_MAX_ANSWER_BYTES
+from xrouter.llm.direct_http import (
+    OPENAI_COMPATIBLE_PREFIXES,
+    AnswerTooLarge,
+    DirectHTTPTransport,
+    HTTPStatusFailure,
+    wire_model,
+)
+from xrouter.llm.streaming import OnDelta, read_litellm_stream
 
-OPENAI_COMPATIBLE_PREFIXES: tuple[str, ...] = ("openai/", "hosted_vllm/")
+__all__ = [
+    "OPENAI_COMPATIBLE_PREFIXES",
+    "AnswerTooLarge",
+    "DirectHTTPTransport",
+    "HTTPStatusFailure",
+    "litellm_completion",
+    "litellm_stream",
+    "supports_direct_http",
+    "warm_litellm",
+    "wire_model",
+]
+
 # LiteLLM fetches a price map (and more) from the internet unless told not to; offline is the default here.
 LITELLM_OFFLINE_DEFAULTS = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_OFFLINE_MODE": "true"}
-
-
-class AnswerTooLarge(ValueError):
-    """The provider's answer is larger than the configured cap (not read past it)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"answer larger than {limit} bytes (the answer size cap); not read further")
-
-
-class HTTPStatusFailure(Exception):
-    """A non-2xx answer; `status_code` and `response` (for Retry-After) are what classification reads."""
-
-    def __init__(self, status_code: int, message: str, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {status_code}: {message}")
-        self.status_code = status_code
-        self.response = response
-
-
-def wire_model(spec: ModelSpec) -> str:
-    """The `model` field sent on the wire: the LiteLLM id without its provider prefix."""
-    for prefix in OPENAI_COMPATIBLE_PREFIXES:
-        if spec.litellm_model.startswith(prefix):
-            return spec.litellm_model[len(prefix) :]
-    return spec.litellm_model
 
 
 def supports_direct_http(spec: ModelSpec, api_base: str | None) -> bool:
     """True when the model is reached through an explicitly configured OpenAI-compatible endpoint."""
     return api_base is not None and spec.litellm_model.startswith(OPENAI_COMPATIBLE_PREFIXES)
-
-
-def _error_message(content: bytes, response: httpx.Response) -> str:
-    try:
-        body = json.loads(content)
-        error = body.get("error") if isinstance(body, dict) else None
-        message = error.get("message") if isinstance(error, dict) else None
-    except (ValueError, AttributeError):
-        message = None
-    text = content[:300].decode("utf-8", "replace")
-    return " ".join(str(message or text or response.reason_phrase).split())
-
-
-async def read_capped(response: httpx.Response, limit: int) -> bytes:
-    """The (decoded) body of a streamed response, raising AnswerTooLarge instead of reading past `limit` bytes."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise AnswerTooLarge(limit)
-    chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise AnswerTooLarge(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-class DirectHTTPTransport:
-    """POSTs chat completions with a pooled `httpx.AsyncClient` (one per event loop)."""
-
-    def __init__(self, max_connections: int = 256, max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES) -> None:
-        self.max_answer_bytes = max_answer_bytes
-        self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def _client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            client = httpx.AsyncClient(limits=self._limits, trust_env=False)
-            self._clients[loop] = client
-        return client
-
-    async def complete(
-        self,
-        spec: ModelSpec,
-        *,
-        api_base: str,
-        api_key: str | None,
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
-        timeout_s: float,
-        headers: dict[str, str],
-        metadata: dict[str, str],
-    ) -> dict[str, Any]:
-        """One chat completion as a parsed JSON dict; raises on HTTP, transport or JSON errors."""
-        body: dict[str, Any] = {"model": wire_model(spec), "messages": messages, **params}
-        if metadata:
-            body["metadata"] = metadata
-        send_headers = dict(headers)
-        if api_key:
-            send_headers["Authorization"] = f"Bearer {api_key}"
-        client = self._client()
-        request = client.build_request(
-            "POST", api_base.rstrip("/") + "/chat/completions", json=body, headers=send_headers, timeout=timeout_s
-        )
-        response = await client.send(request, stream=True)
-        try:  # streamed so that an oversized answer is refused without being held in memory
-            content = await read_capped(response, self.max_answer_bytes)
-        finally:
-            await response.aclose()
-        if response.status_code >= 400:
-            raise HTTPStatusFailure(response.status_code, _error_message(content, response), response)
-        data = json.loads(content)  # JSONDecodeError → classified as bad_response
-        if not isinstance(data, dict):
-            raise json.JSONDecodeError("expected a JSON object", content[:50].decode("utf-8", "replace"), 0)
-        return data
-
-    async def aclose(self) -> None:
-        """Close the HTTP client of the running event loop."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
 
 
 async def litellm_completion(
@@ -167,6 +73,22 @@ async def litellm_completion(
     if metadata:
         kwargs["extra_body"] = {"metadata": metadata}
     return await litellm.acompletion(**kwargs)
+
+
+async def litellm_stream(
+    spec: ModelSpec,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    timeout_s: float,
+    route: tuple[dict[str, Any], dict[str, str], dict[str, str]],
+    on_delta: OnDelta,
+    limit: int,
+) -> dict[str, Any]:
+    """A streamed completion through LiteLLM (`route` = endpoint, headers, metadata); see `read_litellm_stream`."""
+    endpoint, headers, metadata = route
+    streamed = {**params, "stream": True, "stream_options": {"include_usage": True}}
+    chunks = await litellm_completion(spec, messages, streamed, timeout_s, endpoint, headers, metadata)
+    return await read_litellm_stream(chunks, on_delta, limit)
 
 
 def load_litellm() -> Any:

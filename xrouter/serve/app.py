@@ -2,6 +2,7 @@
 
 Endpoints: `POST /v1/chat/completions` (JSON, or server-sent events with `stream: true`),
 `GET /v1/models`, `GET /health` (never needs the API key) and `GET /metrics` (Prometheus text).
+Streaming (`xrouter.serve.streaming`) starts before the episode ends when the answer can be streamed.
 All state (engine, metrics, ledger) is built in the lifespan and kept on `app.state`.
 Bodies are read and decoded by `xrouter.serve.requests.read_body`; every chat-completions answer names its
 request in the `x-xrouter-request-id` header.
@@ -12,25 +13,30 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from xrouter.engine.answer_stream import AnswerStream, AnswerStreamBroken
+from xrouter.engine.calls import within
 from xrouter.engine.episode import RequestOptions
 from xrouter.engine.policy import RouterPolicyError
 from xrouter.engine.trajectory import Trajectory, TurnRecord
 from xrouter.io import dumps_strict
 from xrouter.llm.redact import redact
 from xrouter.serve.accounting import ledger_append
+from xrouter.serve.bodies import completion_body, final_fields
 from xrouter.serve.metrics import ServerMetrics
 from xrouter.serve.requests import ChatRequest, HTTPFailure, RequestError, parse_chat_request, read_body
 from xrouter.serve.state import Components, ServeSettings, build_components
+from xrouter.serve.streaming import stream_episode
 
 logger = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "x-xrouter-request-id"
@@ -61,49 +67,13 @@ def _check_auth(request: Request, api_key: str | None) -> None:
         )
 
 
-def _usage(trajectory: Trajectory) -> dict[str, int]:
-    """Tokens processed for this request: the router's own plus every target call's (all recorded, none estimated)."""
-    prompt = sum(t.router_input_tokens for t in trajectory.turns) + sum(c.input_tokens for c in trajectory.model_calls)
-    completion = sum(t.router_output_tokens for t in trajectory.turns)
-    completion += sum(c.output_tokens for c in trajectory.model_calls)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-def completion_body(request_id: str, model: str, trajectory: Trajectory) -> dict[str, Any]:
-    """The non-streaming chat.completion body with `router_metadata`."""
-    return {
-        "id": request_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": trajectory.answer}, "finish_reason": "stop"}
-        ],
-        "usage": _usage(trajectory),
-        "router_metadata": trajectory.to_metadata(),
-    }
-
-
-def _stream(request_id: str, chat: ChatRequest, trajectory: Trajectory) -> StreamingResponse:
-    """SSE: a role chunk, the answer, then a final chunk carrying finish_reason and router_metadata, then [DONE]."""
-    base = {"id": request_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": chat.model}
-
-    def event(choice_delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        body = {**base, "choices": [{"index": 0, "delta": choice_delta, "finish_reason": finish}], **extra}
-        return f"data: {dumps_strict(body)}\n\n".encode()
-
-    async def events() -> AsyncIterator[bytes]:
-        yield event({"role": "assistant", "content": ""})
-        yield event({"content": trajectory.answer})
-        yield event({}, "stop", usage=_usage(trajectory), router_metadata=trajectory.to_metadata())
-        yield b"data: [DONE]\n\n"
-
-    headers = {"Cache-Control": "no-cache", REQUEST_ID_HEADER: request_id}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
-
-
 async def _run_episode(
-    components: Components, settings: ServeSettings, chat: ChatRequest, request_id: str, turns: list[TurnRecord]
+    components: Components,
+    settings: ServeSettings,
+    chat: ChatRequest,
+    request_id: str,
+    turns: list[TurnRecord],
+    answer_stream: AnswerStream | None = None,
 ) -> Trajectory:
     """Run the episode (its turns go to `turns` as they happen); router failures and timeouts become HTTPFailure."""
     query_id = chat.metadata.get("query_id")
@@ -114,10 +84,11 @@ async def _run_episode(
         request_id=request_id,
         query_id=None if query_id is None else str(query_id),
         cost_lambda=chat.cost_lambda,
+        answer_stream=answer_stream,
     )
     episode = components.engine.run(chat.messages, options, turns_out=turns)
     try:
-        return await asyncio.wait_for(episode, settings.request_timeout_s)
+        return await within(episode, settings.request_timeout_s)
     except RouterPolicyError as exc:
         message = f"router model failed: {redact(str(exc))}"
         raise HTTPFailure(502, message, "upstream_error", "router_upstream_error") from None
@@ -125,6 +96,9 @@ async def _run_episode(
         raise HTTPFailure(
             504, f"the routing episode did not finish in {settings.request_timeout_s:g}s", "upstream_error", "timeout"
         ) from None
+    except AnswerStreamBroken as exc:
+        message = redact(str(exc))
+        raise HTTPFailure(502, message, "upstream_error", "target_stream_broken") from None
     except ValueError as exc:
         raise HTTPFailure(400, str(exc), "invalid_request_error", "invalid_value", "messages") from None
 
@@ -144,6 +118,7 @@ async def health(request: Request) -> Response:
         "mode": comps.engine.config.mode,
         "cost_lambda": comps.engine.config.cost_lambda,
         "models": [s.id for s in comps.engine.models],
+        "worker_pid": os.getpid(),  # which worker process answered (xrouter serve --workers N)
         "time": time.time(),
     }
     return _json(body)
@@ -174,58 +149,87 @@ async def metrics(request: Request) -> Response:
 
 
 async def chat_completions(request: Request) -> Response:
-    """POST /v1/chat/completions: run one routing episode."""
+    """POST /v1/chat/completions: run one routing episode (streamed with `stream: true`)."""
     settings: ServeSettings = request.app.state.settings
     comps: Components = request.app.state.components
     stats: ServerMetrics = request.app.state.metrics
     started = time.perf_counter()
-    stats.in_flight += 1
-    chat: ChatRequest | None = None
-    turns: list[TurnRecord] = []
     request_id = f"chatcmpl-{uuid.uuid4().hex}"
     headers = {REQUEST_ID_HEADER: request_id}
     try:
         _check_auth(request, settings.api_key)
         body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
         chat = parse_chat_request(body, comps.served_names)
-        trajectory = await _run_episode(comps, settings, chat, request_id, turns)
     except RequestError as exc:
         stats.observe_error(400, exc.code)
         return _error(HTTPFailure(400, str(exc), "invalid_request_error", exc.code, exc.param), headers)
     except HTTPFailure as failure:
-        _account_failure(comps, stats, chat, request_id, turns, started, failure)
+        stats.observe_error(failure.status, failure.code)
         return _error(failure, headers)
+
+    def run(answer_stream: AnswerStream | None = None) -> Awaitable[Trajectory]:
+        return _accounted_episode(comps, settings, stats, chat, request_id, started, answer_stream)
+
+    if chat.stream:
+        return await stream_episode(
+            run, request_id, chat, settings.stream_keepalive_s, final_fields, lambda f: _error(f, headers)
+        )
+    try:
+        trajectory = await run()
+    except HTTPFailure as failure:
+        return _error(failure, headers)
+    return _json(completion_body(request_id, chat.model, trajectory), headers=headers)
+
+
+async def _accounted_episode(
+    comps: Components,
+    settings: ServeSettings,
+    stats: ServerMetrics,
+    chat: ChatRequest,
+    request_id: str,
+    started: float,
+    answer_stream: AnswerStream | None,
+) -> Trajectory:
+    """Run the episode and account for it (ledger line, /metrics), whether it succeeds, fails or is cancelled."""
+    turns: list[TurnRecord] = []
+    stats.in_flight += 1
+    try:
+        trajectory = await _run_episode(comps, settings, chat, request_id, turns, answer_stream)
+    except HTTPFailure as failure:
+        _account_failure(comps, stats, chat, request_id, turns, started, failure)
+        raise
+    except asyncio.CancelledError:  # the client closed a stream mid-way: what was spent is still recorded
+        failure = HTTPFailure(499, "the client closed the connection", "invalid_request_error", "client_closed")
+        _account_failure(comps, stats, chat, request_id, turns, started, failure)
+        raise
     except Exception:  # a bug must still produce an OpenAI-style answer; the traceback goes to the log
         logger.exception("request failed")
         failure = HTTPFailure(500, "internal server error (see the server log)", "server_error", "internal_error")
         _account_failure(comps, stats, chat, request_id, turns, started, failure)
-        return _error(failure, headers)
+        raise failure from None
     finally:
         stats.in_flight -= 1
     latency_s = time.perf_counter() - started
     ledger_append(comps, chat, request_id, turns, latency_s, trajectory=trajectory)
     stats.observe_episode(trajectory)
     stats.observe_latency(latency_s)
-    if chat.stream:
-        return _stream(request_id, chat, trajectory)
-    return _json(completion_body(request_id, chat.model, trajectory), headers=headers)
+    return trajectory
 
 
 def _account_failure(
     comps: Components,
     stats: ServerMetrics,
-    chat: ChatRequest | None,
+    chat: ChatRequest,
     request_id: str,
     turns: list[TurnRecord],
     started: float,
     failure: HTTPFailure,
 ) -> None:
-    """Count a failed request; once its episode started, also what it spent (ledger line and /metrics)."""
+    """Count a failed episode and what it spent (ledger line and /metrics)."""
     stats.observe_error(failure.status, failure.code)
-    if chat is not None:  # the episode ran, at least in part, and may have spent money
-        stats.observe_spend(turns)
-        latency_s = time.perf_counter() - started
-        ledger_append(comps, chat, request_id, turns, latency_s, failure=(failure.status, str(failure)))
+    stats.observe_spend(turns)
+    latency_s = time.perf_counter() - started
+    ledger_append(comps, chat, request_id, turns, latency_s, failure=(failure.status, str(failure)))
 
 
 def create_app(settings: ServeSettings, components: Components | None = None) -> FastAPI:

@@ -15,7 +15,9 @@ seconds), `drip:S` (the answer dribbled out over S seconds), `cut` (the connecti
 length), `malformed`, `partial` (a valid body cut in half), `array`, `no_choices`, `choice_string`,
 `message_string`, `content_number`, `no_usage`, `usage_list`, `usage_bad_tokens`, `cost:USD` (a
 provider-reported cost), `nan` (a bare NaN in the body), `huge:MIB` (an answer of that many MiB), `flaky:N`
-(the first N requests per key and model get a 500, later ones an answer).
+(the first N requests per key and model get a 500, later ones an answer). A target call with `stream: true`
+gets its answer as server-sent events, one word per chunk with the usage in the last; `stream_cut:N` sends N
+content chunks and then closes the connection without finishing, `stream_error:N` sends an error event instead.
 Router STEP: `call:M1,M2` (tool calls), `select:M`, `both:M` (select and call M in one turn), `text`,
 `tool:NAME` (a tool that is not offered), `args:M` (arguments that are not JSON), `tool_calls_strings`, or a
 FAULT. M is a model name as on the wire (`fault-a` means the tool `call_fault_a`).
@@ -183,6 +185,30 @@ async def _answer(fault: str, good: dict[str, Any], request: Request, counters: 
     return broken if broken is not None else Response(json.dumps(good), media_type="application/json")
 
 
+def _streamed(good: dict[str, Any], fault: str) -> StreamingResponse:
+    """A target answer as SSE chunks; `stream_cut:N` / `stream_error:N` break off after N content chunks."""
+    kind, _, arg = fault.partition(":")
+    words = re.findall(r"\s*\S+", good["choices"][0]["message"]["content"])
+    base = {"id": "chatcmpl-fault", "object": "chat.completion.chunk", "created": 0, "model": good["model"]}
+
+    def event(body: dict[str, Any]) -> bytes:
+        return f"data: {json.dumps({**base, **body})}\n\n".encode()
+
+    async def events() -> AsyncIterator[bytes]:
+        yield event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+        for index, word in enumerate(words):
+            if kind in ("stream_cut", "stream_error") and index == int(arg or "1"):
+                if kind == "stream_error":
+                    yield b'data: {"error": {"message": "fault upstream broke the stream", "type": "fault"}}\n\n'
+                return
+            yield event({"choices": [{"index": 0, "delta": {"content": word}}]})
+            await asyncio.sleep(0)
+        yield event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": USAGE})
+        yield b"data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
 def fault_catalog(base_url: str, key_env: str = "FAULT_API_KEY") -> str:
     """Catalog YAML of the fault models at `base_url` (…/v1): fault-a, -b, -c over direct HTTP ($1/$2, $0.5/$1
     and $1/$2 per 1M tokens), fault-lite through LiteLLM ($1/$2) and fault-free without a price."""
@@ -233,6 +259,8 @@ def create_fault_upstream_app(history: int = 2000) -> FastAPI:
             text = _DIRECTIVES.sub("", user if isinstance(user, str) else "").strip()
             good = _completion({"role": "assistant", "content": f"answer of {model}: {text}"}, model)
             fault = found.get(f"target.{model}", found.get("target", "ok"))
+            if body.get("stream") and fault.partition(":")[0] in ("ok", "stream_cut", "stream_error"):
+                return _streamed(good, fault)
         return await _answer(fault, good, request, counters, found.get("key", ""))
 
     return app

@@ -55,6 +55,8 @@ class ServeSettings:
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
     allowed_fails: int = 3
     cooldown_s: float = 5.0
+    stream_keepalive_s: float = 5.0
+    cache_path: str | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -81,6 +83,7 @@ class ServeSettings:
                 "no router given: use --router-api-base URL (a router behind an OpenAI-compatible endpoint), "
                 "or --policy litellm:CATALOG_ID (a catalog model as the router, e.g. litellm:gpt-5-nano)"
             )
+        self._check_streaming_and_cache()
         try:
             self.episode_config()
         except ValueError as exc:  # name the flag, not the config field
@@ -89,6 +92,12 @@ class ServeSettings:
             for name in (*names, "cost_lambda"):
                 message = message.replace(name, "--" + name.replace("_", "-"))
             raise UsageError(message) from None
+
+    def _check_streaming_and_cache(self) -> None:
+        if self.stream_keepalive_s <= 0:
+            raise UsageError(f"--stream-keepalive-s must be > 0, got {self.stream_keepalive_s:g}")
+        if self.cache_path is not None and self.replay_data:
+            raise UsageError("--cache keeps answers of target calls over HTTP; drop it with --replay-data")
 
     def episode_config(self) -> EpisodeConfig:
         """The engine limits these settings describe."""
@@ -121,18 +130,20 @@ class Components:
     catalog: Catalog
     ledger: object | None = None
     served_names: tuple[str, ...] = ()
+    cache: object | None = None
 
     async def aclose(self) -> None:
-        """Close the policy's connections and the ledger file."""
+        """Close the policy's connections, the ledger file and the response cache."""
         await self.engine.policy.aclose()
         close = getattr(self.engine.caller, "aclose", None)
         if close is not None:
             await close()
-        if self.ledger is not None:
-            self.ledger.close()  # type: ignore[attr-defined]
+        for held in (self.ledger, self.cache):
+            if held is not None:
+                held.close()  # type: ignore[attr-defined]
 
 
-def _targets(settings: ServeSettings, ledger: object | None) -> tuple[Catalog, ModelCaller]:
+def _targets(settings: ServeSettings, ledger: object | None, cache: object | None) -> tuple[Catalog, ModelCaller]:
     if settings.replay_data:
         from xrouter.data.outcomes import load_outcomes
         from xrouter.llm.replay import ReplayCaller, ReplayStore
@@ -146,6 +157,7 @@ def _targets(settings: ServeSettings, ledger: object | None) -> tuple[Catalog, M
     client = LLMClient(
         catalog,
         ledger=ledger,  # type: ignore[arg-type]
+        cache=cache,  # type: ignore[arg-type]
         retry=retry,
         api_base=settings.target_api_base,
         limits=settings.call_limits(),
@@ -164,7 +176,12 @@ def build_components(
         from xrouter.llm.ledger import Ledger
 
         ledger = Ledger(settings.ledger_path)
-    catalog, built_caller = _targets(settings, ledger)
+    cache = None
+    if settings.cache_path:
+        from xrouter.llm.cache import ResponseCache
+
+        cache = ResponseCache(settings.cache_path)
+    catalog, built_caller = _targets(settings, ledger, cache)
     for name in settings.models:
         catalog.resolve(name)  # CatalogError (exit 2) names the unknown model and the known ones
     if policy is None:
@@ -186,7 +203,7 @@ def build_components(
     engine = EpisodeEngine(policy, caller or built_caller, catalog, settings.models, settings.episode_config())
     _warm_litellm(engine)
     names = tuple(dict.fromkeys((*settings.model_names, settings.router_model, policy.name)))
-    return Components(engine=engine, catalog=catalog, ledger=ledger, served_names=names)
+    return Components(engine=engine, catalog=catalog, ledger=ledger, served_names=names, cache=cache)
 
 
 def _warm_litellm(engine: EpisodeEngine) -> None:

@@ -31,8 +31,8 @@ __all__ = [
 ]
 
 
-def create_replay_app(store: ReplayStore) -> FastAPI:
+def create_replay_app(store: ReplayStore, stream_delay_s: float = 0.0) -> FastAPI:
     """The OpenAI-compatible FastAPI app serving `store` (see `xrouter.llm.replay.server`)."""
     from xrouter.llm.replay.server import create_replay_app as _create
 
-    return _create(store)
+    return _create(store, stream_delay_s)

@@ -1,7 +1,11 @@
 """OpenAI-compatible HTTP server answering chat completions from a `ReplayStore`.
 
-Routes: `POST /v1/chat/completions` (plain JSON or SSE when `stream` is true), `GET /v1/models`,
-`GET /health`. The query is picked by header `x-xrouter-query-id`, else `metadata.query_id` in the
+Routes: `POST /v1/chat/completions` (plain JSON, or SSE when `stream` is true), `GET /v1/models`,
+`GET /health`. A streamed answer comes in word pieces (`stream_pieces`: at most four characters each, a
+word's leading space kept with it, so about one piece per token), each after `stream_delay_s` (0 by
+default), then a last chunk with `finish_reason` and `usage`, then `data: [DONE]`. With a delay, a plain JSON
+answer comes as late as its stream would have ended (pieces x delay): a model takes as long to write an
+answer whether or not it is streamed. The query is picked by header `x-xrouter-query-id`, else `metadata.query_id` in the
 body, else the last user message text. The answer's `usage` carries token counts plus `cost` (the
 recorded USD cost, as OpenRouter reports it), which `LLMClient` prefers over catalog pricing.
 Errors use the OpenAI body `{"error": {"message", "type", "param", "code"}}`: 400 for a bad request,
@@ -10,6 +14,8 @@ Errors use the OpenAI body `{"error": {"message", "type", "param", "code"}}`: 40
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 import uuid
 from typing import Any
@@ -23,6 +29,7 @@ from xrouter.llm.response import REPLAY_FINGERPRINT
 
 QUERY_ID_HEADER = "x-xrouter-query-id"
 REPLAY_HEADER = "x-xrouter-replay"
+_PIECE = re.compile(r"\s*\S{1,4}|\s+")
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -58,17 +65,27 @@ def completion_body(record: ReplayRecord, model: str) -> dict[str, Any]:
     }
 
 
-def _sse(record: ReplayRecord, model: str) -> StreamingResponse:
+def stream_pieces(text: str) -> list[str]:
+    """The pieces a streamed answer is sent in: at most four non-space characters with their leading space."""
+    return _PIECE.findall(text) or [""]
+
+
+def _sse(record: ReplayRecord, model: str, delay_s: float) -> StreamingResponse:
     base = {"id": f"chatcmpl-replay-{uuid.uuid4().hex[:16]}", "object": "chat.completion.chunk", "model": model}
     base["created"] = int(time.time())
-    chunks = [
-        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": record.text}}]},
-        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": _usage(record)},
-    ]
+
+    def chunk(delta: dict[str, Any], **extra: Any) -> bytes:
+        body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}], **extra}
+        return b"data: " + orjson.dumps(body) + b"\n\n"
 
     async def events() -> Any:
-        for chunk in chunks:
-            yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+        yield chunk({"role": "assistant", "content": ""})
+        for piece in stream_pieces(record.text):
+            if delay_s > 0:
+                await asyncio.sleep(delay_s)
+            yield chunk({"content": piece})
+        last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": _usage(record)}
+        yield b"data: " + orjson.dumps(last) + b"\n\n"
         yield b"data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
@@ -84,8 +101,13 @@ def _query_id(request: Request, body: dict[str, Any]) -> str | None:
     return None
 
 
-def create_replay_app(store: ReplayStore) -> FastAPI:
-    """The FastAPI app serving `store` (run it with uvicorn or `BackgroundServer`)."""
+def create_replay_app(store: ReplayStore, stream_delay_s: float = 0.0) -> FastAPI:
+    """The FastAPI app serving `store` (run it with uvicorn or `BackgroundServer`).
+
+    `stream_delay_s` is the pause before each streamed piece (a fixed inter-token delay).
+    """
+    if stream_delay_s < 0:
+        raise ValueError(f"stream_delay_s must be >= 0, got {stream_delay_s}")
     app = FastAPI(title="xrouter replay", docs_url=None, redoc_url=None, openapi_url=None)
     created = int(time.time())
     models_body = {
@@ -133,7 +155,9 @@ def create_replay_app(store: ReplayStore) -> FastAPI:
             param = "model" if exc.what == "model" else "messages"
             return error_response(404, str(exc), err_type="invalid_request_error", param=param, code=code)
         if body.get("stream"):
-            return _sse(record, body["model"])
+            return _sse(record, body["model"], stream_delay_s)
+        if stream_delay_s > 0:
+            await asyncio.sleep(stream_delay_s * len(stream_pieces(record.text)))
         headers = {REPLAY_HEADER: "1", QUERY_ID_HEADER: record.query_id}
         return _json(completion_body(record, body["model"]), headers=headers)
 

@@ -13,7 +13,7 @@ always reported exactly.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +144,8 @@ class ReplayStore:
 class ReplayCaller:
     """In-process `ModelCaller` answering from a `ReplayStore` (no HTTP, no money spent)."""
 
+    supports_streaming = True  # `call` takes `on_delta` (the recorded answer is handed on in one piece)
+
     def __init__(self, store: ReplayStore, catalog: Catalog | None = None) -> None:
         self.store = store
         self.catalog = catalog if catalog is not None else store.catalog
@@ -166,6 +168,7 @@ class ReplayCaller:
         timeout_s: float | None = None,
         request_id: str | None = None,
         query_id: str | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> CallResult:
         """The recorded answer as a `CallResult` (cost = recorded cost, spent 0); not found → failure."""
         started = time.perf_counter()
@@ -176,6 +179,8 @@ class ReplayCaller:
             return _failed(model_id, CallError("not_found", str(exc), 404), request_id)
         except (TypeError, ValueError, AttributeError) as exc:  # messages that are not a list of chat messages
             return _failed(model_id, CallError("bad_request", f"cannot read the request messages ({exc})"), request_id)
+        if on_delta is not None and record.text:
+            on_delta(record.text)
         return CallResult(
             model_id=model_id,
             text=record.text,
