@@ -57,7 +57,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cost-lambda", type=float, default=50.0, help="λ of the reward (default 50)")
     parser.add_argument("--sft-steps", type=int, default=120, help="warm-start steps (default 120)")
     parser.add_argument("--sft-lr", type=float, default=1e-3, help="warm-start learning rate (default 1e-3)")
-    parser.add_argument("--rl-steps", type=int, default=120, help="DAPO steps (default 120)")
+    parser.add_argument("--rl-steps", type=int, default=40, help="DAPO steps (default 40)")
     parser.add_argument("--rl-lr", type=float, default=1e-4, help="DAPO learning rate (default 1e-4)")
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per DAPO step (default 8)")
     parser.add_argument("--rollouts", type=int, default=8, help="rollouts per prompt (default 8)")
