@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, get_args
 
+from xrouter.engine.prompts import check_cost_lambda
 from xrouter.engine.rules import Finish
 from xrouter.reward.config import RewardConfig
 from xrouter.reward.sandbox import SandboxLimits
@@ -60,9 +61,7 @@ def row_config(config: RewardConfig, extra: Mapping[str, Any]) -> RewardConfig:
         return config
     if hasattr(value, "item"):  # a numpy scalar from a parquet column
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"extra_info['cost_lambda'] must be a finite number >= 0, got {value!r}")
-    return replace(config, cost_lambda=float(value))
+    return replace(config, cost_lambda=check_cost_lambda(value, "extra_info['cost_lambda']"))
 
 
 def _calls(extra: Mapping[str, Any]) -> list[Mapping[str, Any]]:
