@@ -283,7 +283,7 @@ async def run_planned(caller: ModelCaller, planned: list[tuple[CallRecord, list[
     for (record, _), result in zip(planned, results, strict=True):
         fill_record(record, result)
     if stream and s.answer_stream is not None and s.answer_stream.started and not planned[0][0].success:
-        raise AnswerStreamBroken(planned[0][0])
+        raise AnswerStreamBroken.of_call(planned[0][0])
 
 
 async def run_turn_calls(

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from xrouter.catalog import Catalog, ModelSpec, Usage, openai_tools
-from xrouter.engine.answer_stream import AnswerStream
+from xrouter.engine.answer_stream import AnswerStream, AnswerStreamBroken, DirectAnswerSieve
 from xrouter.engine.calls import CallBudget, CallSettings, run_turn_calls
 from xrouter.engine.policy import RouterPolicy
 from xrouter.engine.prompts import DEFAULT_MAX_SYSTEM_PROMPT_LENGTH, Mode, check_cost_lambda, router_messages
+from xrouter.engine.router_turn import RouterPolicyError, RouterTurn, RouterTurnBroken
 from xrouter.engine.rules import NO_ANSWER_TEXT, ends_episode, final_outcome, visible_text
 from xrouter.engine.trajectory import CallRecord, Trajectory, TurnRecord, strategy_for
 from xrouter.llm.types import ModelCaller
@@ -132,18 +133,11 @@ class EpisodeEngine:
         turns: list[TurnRecord] = turns_out if turns_out is not None else []
         history: list[CallRecord] = []
         for number in range(1, cfg.max_turns + 1):
-            turn = await self.policy.next_turn(messages, self.tools)
-            record = TurnRecord(
-                index=number,
-                text=turn.text,
-                router_input_tokens=turn.usage.input_tokens,
-                router_output_tokens=turn.usage.output_tokens,
-                router_cost_usd=turn.cost_usd,
-                router_latency_s=turn.latency_s,
-                note=turn.note,
-                router_estimated=turn.estimated,
-            )
+            turn, broken = await self._next_turn(messages, options.answer_stream)
+            record = _turn_record(number, turn)
             turns.append(record)
+            if broken is not None:
+                raise broken
             if budget.usd_left is not None:
                 budget.usd_left -= turn.cost_usd
             if not turn.tool_calls:
@@ -176,6 +170,31 @@ class EpisodeEngine:
                 break
         return self._finish(turns, started, options.request_id, cost_lambda)
 
+    async def _next_turn(
+        self, messages: list[dict[str, Any]], stream: AnswerStream | None
+    ) -> tuple[RouterTurn, Exception | None]:
+        """The router's next turn, and the error that ends the episode after it is recorded (or None).
+
+        While nothing of the answer went out yet and the policy can stream, the turn is streamed through a
+        `DirectAnswerSieve`: a direct answer then reaches the user as the router writes it.
+        """
+        stream_turn = getattr(self.policy, "stream_turn", None)
+        if stream is None or stream.started or stream_turn is None:
+            return await self.policy.next_turn(messages, self.tools), None
+        sieve = DirectAnswerSieve(stream)
+        try:
+            turn = await stream_turn(messages, self.tools, sieve.feed)
+        except RouterTurnBroken as exc:
+            if not sieve.sent:
+                return exc.turn, RouterPolicyError(str(exc))
+            return exc.turn, AnswerStreamBroken(
+                f"the router's answer broke off mid-stream: {exc}", "router_stream_broken"
+            )
+        if turn.tool_calls and sieve.sent:  # the text already sent is not the answer any more
+            message = "the router called tools after its answer had begun to stream; retry without stream"
+            return turn, AnswerStreamBroken(message, "router_stream_broken")
+        return turn, None
+
     async def _run_turn_calls(self, tool_calls, settings, budget, history, record, user_messages) -> None:
         """Check and run one turn's calls into `record.calls` (see `xrouter.engine.calls.run_turn_calls`)."""
         await run_turn_calls(
@@ -202,3 +221,17 @@ class EpisodeEngine:
             request_id=request_id,
             cost_lambda=cost_lambda,
         )
+
+
+def _turn_record(number: int, turn: RouterTurn) -> TurnRecord:
+    """The trajectory's record of router turn `number`."""
+    return TurnRecord(
+        index=number,
+        text=turn.text,
+        router_input_tokens=turn.usage.input_tokens,
+        router_output_tokens=turn.usage.output_tokens,
+        router_cost_usd=turn.cost_usd,
+        router_latency_s=turn.latency_s,
+        note=turn.note,
+        router_estimated=turn.estimated,
+    )
