@@ -215,3 +215,19 @@ def test_a_router_stream_that_breaks_mid_answer_ends_with_an_error_event(router_
     rows = list(read_ledger(ledger))
     assert [r["kind"] for r in rows] == ["request"] and rows[0]["success"] is False
     assert rows[0]["estimated"] is True and rows[0]["output_tokens"] > 0  # the part that arrived is paid for
+
+
+def test_a_one_step_select_streams_the_named_models_tokens(router_url, scripts, slow_upstream, queries, tmp_path):
+    """Agent mode with --one-step-select: a first-turn select of GPT-4 streams its 20 pieces as they arrive."""
+    upstream, clock = slow_upstream
+    scripts.by_query[queries[0]] = [{"tool_calls": [["select_response", {"model_call_name": TOOL[GPT4]}]]}]
+    with _server(router_url, upstream, tmp_path / "ledger.jsonl", one_step_select=True) as server:
+        events = _events(server.url, queries[0])
+    chunks = _chunks(events)
+    contents = _contents(chunks)
+    assert len(contents) == PIECES and "".join(text for _, text in contents) == ANSWER
+    assert contents[0][0] < clock.finished[-1]
+    meta = chunks[-1][1]["router_metadata"]
+    assert meta["routing_strategy"] == "select_response" and meta["model_used"] == GPT4
+    rows = list(read_ledger(tmp_path / "ledger.jsonl"))
+    assert sorted(r.get("kind", "call") for r in rows) == ["call", "request"]

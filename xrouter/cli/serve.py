@@ -145,6 +145,13 @@ def _episode_flags(episode: argparse._ArgumentGroup) -> None:
         "learned:DIR routers then use their own λ)",
     )
     episode.add_argument(
+        "--one-step-select",
+        action="store_true",
+        help="agent mode: let select_response name a model not called yet; that model is then called and its "
+        "answer returned unchanged, and streamed token by token with stream: true (the router's prompt and "
+        "the select tool say so; off by default: routers are trained without it)",
+    )
+    episode.add_argument(
         "--target-timeout-s",
         type=float,
         metavar="S",
@@ -251,6 +258,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         max_total_calls=args.max_total_calls,
         max_cost_usd=args.max_cost_usd,
         cost_lambda=args.cost_lambda,
+        one_step_select=args.one_step_select,
         target_timeout_s=args.target_timeout_s,
         replay_data=tuple(args.replay_data),
         catalog_files=tuple(args.catalog or ()),

@@ -42,6 +42,8 @@ class EpisodeConfig:
     target_temperature: float | None = None
     max_system_prompt_length: int = DEFAULT_MAX_SYSTEM_PROMPT_LENGTH
     cost_lambda: float | None = None  # λ stated in the router prompt when a request gives none (None: no λ)
+    # agent mode: select_response may name a model not called yet, which then answers the user directly
+    one_step_select: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("agent", "simple"):
@@ -89,7 +91,9 @@ class EpisodeEngine:
         specs = [catalog.resolve(m) for m in model_ids]
         self.models: list[ModelSpec] = list({s.id: s for s in specs}.values())
         self.tools_by_name = {s.tool_name: s for s in self.models}
-        self.tools = openai_tools(catalog, [s.id for s in self.models], simple=self.config.mode == "simple")
+        simple = self.config.mode == "simple"
+        one_step = self.config.one_step_select and not simple
+        self.tools = openai_tools(catalog, [s.id for s in self.models], simple=simple, one_step_select=one_step)
         self._tool_chars = len(json.dumps(self.tools))  # the tool schemas are part of every router prompt
 
     def _router_reserve(self, messages: list[dict[str, Any]], turn: int) -> tuple[float, float]:
@@ -125,7 +129,7 @@ class EpisodeEngine:
         started = time.perf_counter()
         cost_lambda = options.cost_lambda if options.cost_lambda is not None else cfg.cost_lambda
         messages: list[dict[str, Any]] = router_messages(
-            user_messages, cfg.mode, cfg.max_system_prompt_length, cost_lambda
+            user_messages, cfg.mode, cfg.max_system_prompt_length, cost_lambda, cfg.one_step_select
         )
         budget_usd = options.max_cost_usd if options.max_cost_usd is not None else cfg.max_cost_usd
         budget = CallBudget(calls_left=cfg.max_total_calls, usd_left=budget_usd)
@@ -159,6 +163,7 @@ class EpisodeEngine:
                 router_reserve_usd=reserve,
                 router_usd_per_answer_token=per_answer_token,
                 answer_stream=options.answer_stream,
+                one_step_select=cfg.one_step_select,
             )
             await self._run_turn_calls(turn.tool_calls, settings, budget, history, record, user_messages)
             messages.extend(

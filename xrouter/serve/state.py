@@ -40,6 +40,7 @@ class ServeSettings:
     max_total_calls: int = 8
     max_cost_usd: float | None = None
     cost_lambda: float | None = None
+    one_step_select: bool = False
     target_timeout_s: float = 120.0
     replay_data: tuple[str, ...] = ()
     catalog_files: tuple[str, ...] = ()
@@ -109,6 +110,7 @@ class ServeSettings:
             max_cost_usd=self.max_cost_usd,
             target_timeout_s=self.target_timeout_s,
             cost_lambda=self.cost_lambda,
+            one_step_select=self.one_step_select,
         )
 
     def call_limits(self) -> CallLimits:
