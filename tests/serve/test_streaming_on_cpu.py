@@ -231,3 +231,12 @@ def test_a_one_step_select_streams_the_named_models_tokens(router_url, scripts, 
     assert meta["routing_strategy"] == "select_response" and meta["model_used"] == GPT4
     rows = list(read_ledger(tmp_path / "ledger.jsonl"))
     assert sorted(r.get("kind", "call") for r in rows) == ["call", "request"]
+
+
+def test_without_router_stream_the_direct_answer_goes_out_whole(router_url, scripts, replay_url, tmp_path):
+    """--no-router-stream: the router's turn is requested without stream, its answer sent in one chunk."""
+    query = "Answer yourself, but all at once."
+    scripts.by_query[query] = [{"content": ANSWER}]
+    with _server(router_url, replay_url, tmp_path / "ledger.jsonl", router_stream=False) as server:
+        events = _events(server.url, query)
+    assert [text for _, text in _contents(_chunks(events))] == [ANSWER]

@@ -152,6 +152,7 @@ class EndpointRouterPolicy:
         register_secret(settings.api_key)
         self.price = settings.price or RouterPrice()  # read by the engine to keep the next turn in the budget
         self.max_tokens = settings.max_tokens
+        self.streams = settings.stream_turns  # read by the engine: use `stream_turn` for streamed requests
         self._session: Any = None
         self._tools: Any = None  # the tool list last serialised, and its JSON text (the same every turn)
         self._tools_json = ""

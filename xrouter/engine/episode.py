@@ -183,7 +183,7 @@ class EpisodeEngine:
         While nothing of the answer went out yet and the policy can stream, the turn is streamed through a
         `DirectAnswerSieve`: a direct answer then reaches the user as the router writes it.
         """
-        stream_turn = getattr(self.policy, "stream_turn", None)
+        stream_turn = getattr(self.policy, "stream_turn", None) if getattr(self.policy, "streams", False) else None
         if stream is None or stream.started or stream_turn is None:
             return await self.policy.next_turn(messages, self.tools), None
         sieve = DirectAnswerSieve(stream)

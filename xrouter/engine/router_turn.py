@@ -91,3 +91,4 @@ class PolicySettings:
     model_ids: tuple[str, ...] = ()
     max_turns: int | None = None  # the engine's turn limit, for policies that plan several call turns
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    stream_turns: bool = True  # policies that can: stream turns of streamed requests (direct answers go out early)

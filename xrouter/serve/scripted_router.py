@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
-from xrouter.engine.prompts import USER_QUERY_LABEL
+from xrouter.engine.prompts import ONE_STEP_SELECT_TEXT, USER_QUERY_LABEL
 from xrouter.llm.replay.server import stream_pieces
 
 Script = Callable[[str, int, list[dict[str, Any]]], dict[str, Any]]
@@ -132,11 +132,17 @@ def create_scripted_router_app(script: Script, model: str = "scripted-router") -
 
 
 def call_then_select(model_tool: str, prompt: str = "Answer the question.") -> Script:
-    """A script that calls one model on turn 1 and selects its answer on turn 2."""
+    """A script that calls one model on turn 1 and selects its answer on turn 2.
+
+    When the router's prompt offers the one-step select (`xrouter serve --one-step-select`), it selects the
+    model on turn 1 instead, which calls it and returns its answer in one step.
+    """
 
     def script(query: str, turn: int, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        if turn == 1:
+        one_step = bool(messages) and ONE_STEP_SELECT_TEXT in (messages[0].get("content") or "")
+        if turn == 1 and not one_step:
             return {"tool_calls": [[model_tool, {"optimized_system_prompt": prompt}]]}
-        return {"tool_calls": [["select_response", {"model_call_name": model_tool}]]}
+        select = {"model_call_name": model_tool, **({"optimized_system_prompt": prompt} if one_step else {})}
+        return {"tool_calls": [["select_response", select]]}
 
     return script

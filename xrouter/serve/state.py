@@ -34,6 +34,7 @@ class ServeSettings:
     router_temperature: float | None = 1.0
     router_max_tokens: int = 4096
     router_timeout_s: float = 120.0
+    router_stream: bool = True
     mode: Mode = "agent"
     max_turns: int = 3
     max_calls_per_turn: int = 4
@@ -200,6 +201,7 @@ def build_components(
             model_ids=tuple(settings.models),
             max_turns=settings.max_turns,
             max_answer_bytes=settings.max_answer_bytes,
+            stream_turns=settings.router_stream,
         )
         policy = build_policy(settings.policy_spec(), policy_settings)
     engine = EpisodeEngine(policy, caller or built_caller, catalog, settings.models, settings.episode_config())
