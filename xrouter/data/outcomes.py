@@ -51,11 +51,23 @@ def normalize_text(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _literal_eval(text: str) -> object:
+    """`ast.literal_eval`, parsed a second time after CPython's spurious AST recursion-depth SystemError.
+
+    CPython 3.11 keeps that depth count per interpreter, so another thread building an AST at the same moment
+    (e.g. a scorer's expression parser) can make a valid parse fail once; the second parse is unaffected.
+    """
+    try:
+        return ast.literal_eval(text)
+    except SystemError:
+        return ast.literal_eval(text)
+
+
 def _literal_text(cell: object, where: str) -> str:
     if cell is None or (isinstance(cell, float) and math.isnan(cell)):
         return ""
     try:
-        value = ast.literal_eval(str(cell))
+        value = _literal_eval(str(cell))
     except (ValueError, SyntaxError):
         return str(cell)  # not a literal list: keep the raw text
     if isinstance(value, (list, tuple)):
