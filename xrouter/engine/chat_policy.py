@@ -20,7 +20,9 @@ from typing import Any
 
 from xrouter.catalog import Usage
 from xrouter.engine.router_turn import PolicySettings, RouterPolicyError, RouterPrice, RouterToolCall, RouterTurn
+from xrouter.io import dumps_bytes, loads
 from xrouter.llm.charges import CHARS_PER_TOKEN, message_chars
+from xrouter.llm.http1 import Http1Pool, lean_target, redirect
 from xrouter.llm.redact import register_secret
 from xrouter.llm.transport import load_litellm
 
@@ -128,7 +130,8 @@ class EndpointRouterPolicy:
     """A router served behind an OpenAI-compatible `/v1/chat/completions` (vLLM, SGLang, transformers serve).
 
     Uses aiohttp: one pooled session per event loop, created on first use (httpx's pool costs several
-    times more CPU per request under concurrency, which dominated the server's overhead).
+    times more CPU per request under concurrency, which dominated the server's overhead); a plain `http://`
+    endpoint is POSTed through the leaner `xrouter.llm.http1` pool, with the same headers and errors.
     """
 
     def __init__(self, settings: PolicySettings) -> None:
@@ -142,8 +145,10 @@ class EndpointRouterPolicy:
         self.price = settings.price or RouterPrice()  # read by the engine to keep the next turn in the budget
         self.max_tokens = settings.max_tokens
         self._session: Any = None
+        self._pool: Http1Pool | None = None
+        self._lean = lean_target(self._url)
         self._tools: Any = None  # the tool list last serialised, and its JSON text (the same every turn)
-        self._tools_json = ""
+        self._tools_json = b""
 
     def _client(self) -> Any:
         import aiohttp
@@ -168,34 +173,56 @@ class EndpointRouterPolicy:
         if self._settings.temperature is not None:
             payload["temperature"] = self._settings.temperature
         started = time.perf_counter()
+        data = self._body(payload, tools)
         try:
-            async with self._client().post(
-                self._url, data=self._body(payload, tools), headers={"Content-Type": "application/json"}
-            ) as response:
-                raw = await _read_capped(response, self._settings.max_answer_bytes)
-                status = response.status
+            raw, status = await self._send(data)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise RouterPolicyError(f"router endpoint unreachable: {exc.__class__.__name__}: {exc}") from None
         if status != 200:
             text = raw.decode("utf-8", "replace")[:300]
             raise RouterPolicyError(f"router endpoint answered HTTP {status}: {text}")
         try:
-            body = json.loads(raw)
+            body = loads(raw)
         except (ValueError, RecursionError):
             raise RouterPolicyError("router endpoint returned a body that is not JSON") from None
         return parse_router_response(body, self.price, time.perf_counter() - started, messages)
 
-    def _body(self, payload: dict[str, Any], tools: list[dict[str, Any]]) -> str:
+    async def _send(self, data: bytes) -> tuple[bytes, int]:
+        """(body, status) of one POST: the lean pool for plain http (aiohttp follows its redirects), else aiohttp."""
+        url, method = self._url, "POST"
+        headers = {"Content-Type": "application/json"}
+        if self._lean is not None:
+            import asyncio
+
+            if self._pool is None or self._pool.closed or self._pool.loop is not asyncio.get_running_loop():
+                self._pool = Http1Pool(256)
+            limit = self._settings.max_answer_bytes
+            reply = await self._pool.post(
+                self._lean, data, {**self._headers, **headers}, timeout_s=self._settings.timeout_s, limit=limit,
+                too_large=lambda: RouterPolicyError(f"router answer larger than {limit} bytes (the answer size cap)"),
+            )  # fmt: skip
+            moved = redirect(url, reply)
+            if moved is None:
+                return reply.body, reply.status
+            method, url = moved
+        async with self._client().request(
+            method, url, data=data if method == "POST" else None, headers=headers
+        ) as response:
+            return await _read_capped(response, self._settings.max_answer_bytes), response.status
+
+    def _body(self, payload: dict[str, Any], tools: list[dict[str, Any]]) -> bytes:
         """The request JSON; the tool schemas, the bulk of it and the same list every turn, are serialised once."""
-        text = json.dumps(payload)
+        data = dumps_bytes(payload)
         if not tools:
-            return text
+            return data
         if tools is not self._tools:
-            self._tools, self._tools_json = tools, json.dumps(tools)
-        return f'{text[:-1]}, "tools": {self._tools_json}}}'
+            self._tools, self._tools_json = tools, dumps_bytes(tools)
+        return b"".join((data[:-1], b',"tools":', self._tools_json, b"}"))
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
+        """Close the HTTP connection pools."""
+        if self._pool is not None:
+            self._pool.close()
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
