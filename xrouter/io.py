@@ -3,7 +3,7 @@ strict JSON decoding for text from outside (no NaN/Infinity, bounded nesting).
 
 The JSON helpers of the serving path use orjson when it is installed, and only where it gives exactly what the
 standard library would: anything orjson refuses or reads differently (NaN, Infinity, numbers too large for a
-double, integers of 19 digits or more, which orjson turns into floats, other encodings than UTF-8, lone
+double, integers outside the 64-bit range, which orjson turns into floats, other encodings than UTF-8, lone
 surrogates, deep nesting, values it cannot serialise) goes through the `json` module as before.
 """
 
@@ -14,7 +14,6 @@ import functools
 import json
 import math
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -26,8 +25,9 @@ try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a dependency; the json module alone gives the same results
     orjson = None  # type: ignore[assignment]
-# orjson reads integers outside the 64-bit range as floats; a body with a long digit run takes the json path.
-_LONG_DIGITS = {bytes: re.compile(rb"\d{19}"), str: re.compile(r"\d{19}")}
+# orjson reads integers outside the 64-bit range as floats: a decoded float this large may have been an integer,
+# and the json module then decodes the text again (it keeps integers exact).
+_INT_RANGE = 2.0**63
 # Types orjson would serialise but json refuses (dataclasses, datetimes, subclasses) go to json, which decides.
 _ORJSON_OPTIONS = 0 if orjson is None else orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
@@ -159,14 +159,34 @@ def strict_json_loads(data: str | bytes, *, max_depth: int | None = None) -> Any
 _SLOW = object()  # what `_fast_loads` returns when the json module must decide
 
 
+def _has_huge_float(value: Any) -> bool:
+    """True when a decoded value holds a float of magnitude 2**63 or more (iterative: no recursion)."""
+    if type(value) is float:
+        return not -_INT_RANGE < value < _INT_RANGE
+    if type(value) is not dict and type(value) is not list:
+        return False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        for child in item.values() if type(item) is dict else item:
+            kind = type(child)
+            if kind is float:
+                if not -_INT_RANGE < child < _INT_RANGE:
+                    return True
+            elif kind is dict or kind is list:
+                stack.append(child)
+    return False
+
+
 def _fast_loads(data: str | bytes) -> Any:
     """orjson's reading of `data` when it is certainly the json module's, else `_SLOW`."""
-    if orjson is None or type(data) not in _LONG_DIGITS or _LONG_DIGITS[type(data)].search(data):
+    if orjson is None or (type(data) is not bytes and type(data) is not str):
         return _SLOW
     try:
-        return orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError:  # NaN, Infinity, 1e999, BOM, UTF-16, lone surrogates, ...: json decides
         return _SLOW
+    return _SLOW if _has_huge_float(value) else value
 
 
 def loads(data: str | bytes) -> Any:

@@ -22,7 +22,8 @@ from xrouter.catalog import Usage
 from xrouter.engine.router_turn import PolicySettings, RouterPolicyError, RouterPrice, RouterToolCall, RouterTurn
 from xrouter.io import dumps_bytes, loads
 from xrouter.llm.charges import CHARS_PER_TOKEN, message_chars
-from xrouter.llm.http1 import Http1Pool, lean_target, redirect
+from xrouter.llm.http1 import LoopPools, lean_target, redirect
+from xrouter.llm.http1 import aiohttp_timeout as _left
 from xrouter.llm.redact import register_secret
 from xrouter.llm.transport import load_litellm
 
@@ -145,8 +146,7 @@ class EndpointRouterPolicy:
         self.price = settings.price or RouterPrice()  # read by the engine to keep the next turn in the budget
         self.max_tokens = settings.max_tokens
         self._session: Any = None
-        self._pool: Http1Pool | None = None
-        self._lean = lean_target(self._url)
+        self._pools, self._lean = LoopPools(256), lean_target(self._url)
         self._tools: Any = None  # the tool list last serialised, and its JSON text (the same every turn)
         self._tools_json = b""
 
@@ -189,26 +189,20 @@ class EndpointRouterPolicy:
 
     async def _send(self, data: bytes) -> tuple[bytes, int]:
         """(body, status) of one POST: the lean pool for plain http (aiohttp follows its redirects), else aiohttp."""
-        url, method = self._url, "POST"
-        headers = {"Content-Type": "application/json"}
+        url, method, options, started = self._url, "POST", {}, time.monotonic()
+        headers, limit = {"Content-Type": "application/json"}, self._settings.max_answer_bytes
         if self._lean is not None:
-            import asyncio
-
-            if self._pool is None or self._pool.closed or self._pool.loop is not asyncio.get_running_loop():
-                self._pool = Http1Pool(256)
-            limit = self._settings.max_answer_bytes
-            reply = await self._pool.post(
+            reply = await self._pools.current().post(
                 self._lean, data, {**self._headers, **headers}, timeout_s=self._settings.timeout_s, limit=limit,
                 too_large=lambda: RouterPolicyError(f"router answer larger than {limit} bytes (the answer size cap)"),
             )  # fmt: skip
-            moved = redirect(url, reply)
-            if moved is None:
+            if (moved := redirect(url, reply)) is None:
                 return reply.body, reply.status
-            method, url = moved
-        async with self._client().request(
-            method, url, data=data if method == "POST" else None, headers=headers
-        ) as response:
-            return await _read_capped(response, self._settings.max_answer_bytes), response.status
+            method, url = moved  # within what is left of the turn's time
+            options["timeout"] = _left(self._settings.timeout_s - (time.monotonic() - started))
+        body = data if method == "POST" else None
+        async with self._client().request(method, url, data=body, headers=headers, **options) as response:
+            return await _read_capped(response, limit), response.status
 
     def _body(self, payload: dict[str, Any], tools: list[dict[str, Any]]) -> bytes:
         """The request JSON; the tool schemas, the bulk of it and the same list every turn, are serialised once."""
@@ -221,8 +215,7 @@ class EndpointRouterPolicy:
 
     async def aclose(self) -> None:
         """Close the HTTP connection pools."""
-        if self._pool is not None:
-            self._pool.close()
+        self._pools.close()
         if self._session is not None and not self._session.closed:
             await self._session.close()
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 from xrouter.catalog.models import ModelSpec
 from xrouter.io import dumps_bytes
-from xrouter.llm.http1 import Http1Pool, lean_target, redirect
+from xrouter.llm.http1 import LoopPools, lean_target, redirect
 from xrouter.llm.limits import DEFAULT_MAX_ANSWER_BYTES
 from xrouter.llm.streaming import OnDelta, read_sse_stream
 
@@ -105,14 +106,7 @@ class DirectHTTPTransport:
         self.max_answer_bytes = max_answer_bytes
         self.max_connections = max_connections
         self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Http1Pool] = weakref.WeakKeyDictionary()
-
-    def _pool(self) -> Http1Pool:
-        loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None or pool.closed:
-            pool = self._pools[loop] = Http1Pool(self.max_connections)
-        return pool
+        self._pools = LoopPools(max_connections)
 
     def _session(self) -> Any:
         import aiohttp
@@ -167,8 +161,8 @@ class DirectHTTPTransport:
         target = lean_target(url)
         if target is not None:  # plain http: the lean client (redirects are followed by aiohttp, as before)
             data = dumps_bytes(body)
-            limit = self.max_answer_bytes
-            reply = await self._pool().post(
+            limit, started = self.max_answer_bytes, time.monotonic()
+            reply = await self._pools.current().post(
                 target, data, self._headers(api_key, headers), timeout_s=timeout_s, limit=limit,
                 too_large=lambda: AnswerTooLarge(limit),
             )  # fmt: skip
@@ -177,7 +171,7 @@ class DirectHTTPTransport:
                 if reply.status >= 400:
                     raise HTTPStatusFailure(reply.status, _error_message(reply.body, reply.reason), reply)
                 return _json_object(reply.body)
-            call.update(method=moved[0], url=moved[1])
+            call.update(method=moved[0], url=moved[1], timeout_s=max(timeout_s - (time.monotonic() - started), 1e-3))
             body = data if moved[0] == "POST" else None
         async with self._post(spec, api_base, api_key, body, call) as response:
             content = await read_capped(response, self.max_answer_bytes)
@@ -211,10 +205,7 @@ class DirectHTTPTransport:
 
     async def aclose(self) -> None:
         """Close the session of the running event loop."""
-        loop = asyncio.get_running_loop()
-        pool = self._pools.pop(loop, None)
-        if pool is not None:
-            pool.close()
-        session = self._sessions.pop(loop, None)
+        self._pools.close()
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
         if session is not None:
             await session.close()
