@@ -50,6 +50,8 @@ async def server() -> AsyncIterator[tuple[int, list[bytes], list[int]]]:
                 seen.append(head + await reader.readexactly(length))
                 connections.append(id(writer))
                 path = head.split(b" ")[1].decode()
+                if path == "/hang":
+                    continue  # never answers
                 writer.write(_answer(path))
                 await writer.drain()
                 if path in ("/until-close", "/cut"):
@@ -63,11 +65,11 @@ async def server() -> AsyncIterator[tuple[int, list[bytes], list[int]]]:
     srv.close()
 
 
-async def _post(pool: Http1Pool, port: int, path: str, headers: dict[str, str] | None = None, limit: int = 1 << 20):
+async def _post(pool: Http1Pool, port: int, path: str, headers: dict | None = None, limit: int = 1 << 20, wait=5.0):
     target = lean_target(f"http://127.0.0.1:{port}{path}")
     assert target is not None
     return await pool.post(
-        target, b'{"x": 1}', headers or {}, timeout_s=5, limit=limit, too_large=lambda: OverflowError("cap")
+        target, b'{"x": 1}', headers or {}, timeout_s=wait, limit=limit, too_large=lambda: OverflowError("cap")
     )
 
 
@@ -120,3 +122,18 @@ def test_only_plain_http_urls_take_the_lean_path() -> None:
     assert lean_target("http://example.org/v1?k=1").path == "/v1?k=1"
     for url in ("https://api.openai.com/v1/chat/completions", "http://user:pw@127.0.0.1/v1", "http://h/a b"):
         assert lean_target(url) is None
+
+
+async def test_a_late_answer_times_out_and_frees_its_slot(server) -> None:
+    port = server[0]
+    pool = Http1Pool(limit=1)
+    with pytest.raises(TimeoutError):
+        await _post(pool, port, "/hang", wait=0.2)
+    held = asyncio.ensure_future(_post(pool, port, "/hang", wait=0.5))
+    await asyncio.sleep(0.05)  # the only slot is taken: the next request waits for it within its own deadline
+    with pytest.raises(TimeoutError):
+        await _post(pool, port, "/v1/chat/completions", wait=0.1)
+    with pytest.raises(TimeoutError):
+        await held
+    assert (await _post(pool, port, "/v1/chat/completions")).status == 200  # every slot was given back
+    pool.close()

@@ -14,134 +14,22 @@ import asyncio
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
 
+from xrouter.llm.http1_conn import Connection
 from xrouter.llm.http1_wire import (
-    Headers,
     Reply,
     Target,
     aiohttp_timeout,
-    check_header,
     connect_error,
     decoded,
-    invalid_response,
     lean_target,
     redirect,
+    request_bytes,
 )
 
 __all__ = ["Http1Pool", "LoopPools", "Reply", "Target", "aiohttp_timeout", "lean_target", "redirect"]
 IDLE_TIMEOUT_S = 15.0  # idle keep-alive connections are closed after this long (aiohttp's default)
-_TIMEOUT_CM = getattr(asyncio, "timeout", None)  # Python >= 3.11
-
-
-def _too_large() -> Exception:
-    return ValueError("answer larger than the size cap")
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection; `exchange` sends a request and waits for its complete answer."""
-
-    def __init__(self) -> None:
-        import httptools
-
-        self._parser = httptools.HttpResponseParser(self)
-        self.transport: Any = None
-        self.closed = False
-        self.idle_since = 0.0
-        self._limit, self._too_large = 0, _too_large
-        self._waiter: asyncio.Future[Reply] | None = None
-        self._reset()
-
-    def _reset(self) -> None:
-        self._status, self._reason, self._headers = 0, "", Headers()
-        self._chunks: list[bytes] = []
-        self._size, self._in_body, self._length = 0, False, None
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self._waiter is None or self._waiter.done():
-            return
-        if self._in_body and self._length is None and "chunked" not in self._headers.get("transfer-encoding", ""):
-            self.on_message_complete()  # a body that runs until the connection closes
-            return
-        import aiohttp
-
-        if self._in_body:
-            error: Exception = aiohttp.ClientPayloadError(f"Response payload is not completed: {exc!r}")
-        else:
-            error = aiohttp.ServerDisconnectedError()
-        self._waiter.set_exception(error)
-
-    def data_received(self, data: bytes) -> None:
-        if self._waiter is None or self._waiter.done():  # nothing was asked: the connection cannot be trusted
-            self.close()
-            return
-        import httptools
-
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(invalid_response()(f"invalid HTTP response: {exc}"))
-
-    def _fail(self, error: Exception) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(error)
-        self.close()
-
-    def on_status(self, status: bytes) -> None:
-        """httptools callback: the reason phrase."""
-        self._reason = status.decode("latin-1")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        """httptools callback: one header."""
-        self._headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
-
-    def on_headers_complete(self) -> None:
-        """httptools callback: the status and headers are in; refuse a declared length over the cap."""
-        self._status, self._in_body = self._parser.get_status_code(), True
-        declared = self._headers.get("content-length")
-        if declared is not None and declared.isdigit():
-            self._length = int(declared)
-            if self._length > self._limit:
-                self._fail(self._too_large())
-
-    def on_body(self, body: bytes) -> None:
-        """httptools callback: a piece of the body (chunked encoding already removed)."""
-        self._size += len(body)
-        if self._size > self._limit:
-            self._fail(self._too_large())
-            return
-        self._chunks.append(body)
-
-    def on_message_complete(self) -> None:
-        """httptools callback: the answer is complete."""
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            return
-        if not self._parser.should_keep_alive():
-            self.close()
-        body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
-        waiter.set_result(Reply(self._status, self._reason, self._headers, body))
-
-    async def exchange(self, request: bytes, limit: int, too_large: Callable[[], Exception]) -> Reply:
-        """Send one request and wait for its answer (the caller closes the connection on any failure)."""
-        self._reset()
-        self._limit, self._too_large = limit, too_large
-        self._waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(request)
-        try:
-            return await self._waiter
-        finally:
-            self._waiter = None
-
-    def close(self) -> None:
-        """Close the connection (it is never reused afterwards)."""
-        self.closed = True
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
+_TIMEOUT_AT = getattr(asyncio, "timeout_at", None)  # Python >= 3.11
 
 
 class Http1Pool:
@@ -153,13 +41,13 @@ class Http1Pool:
     def __init__(self, limit: int = 256) -> None:
         import aiohttp.http
 
-        self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._idle: dict[tuple[str, int], list[Connection]] = {}
         self._slots = asyncio.Semaphore(limit)
         self._agent = aiohttp.http.SERVER_SOFTWARE  # the User-Agent aiohttp sends
         self.closed = False
         self.loop = asyncio.get_running_loop()  # connections belong to the loop the pool is made in
 
-    async def _connect(self, target: Target) -> _Connection:
+    def _idle_connection(self, target: Target) -> Connection | None:
         idle = self._idle.get((target.host, target.port))
         now = time.monotonic()
         while idle:
@@ -167,22 +55,37 @@ class Http1Pool:
             if not connection.closed and now - connection.idle_since < IDLE_TIMEOUT_S:
                 return connection
             connection.close()
-        loop = asyncio.get_running_loop()
+        return None
+
+    async def _connect(self, target: Target, have_slot: bool) -> Connection:
+        """A connection, after waiting for a slot unless `have_slot` (the caller's deadline bounds both)."""
+        if not have_slot:
+            await self._slots.acquire()
+            connection = self._idle_connection(target)
+            if connection is not None:
+                return connection
         try:
-            _, connection = await loop.create_connection(_Connection, target.host, target.port)
+            _, connection = await self.loop.create_connection(Connection, target.host, target.port)
         except OSError as exc:
+            self._slots.release()
             raise connect_error(target, exc) from exc
+        except BaseException:
+            self._slots.release()
+            raise
         return connection
 
-    def _request(self, target: Target, body: bytes, headers: dict[str, str]) -> bytes:
-        lines = [f"POST {target.path} HTTP/1.1", f"Host: {target.host_header}"]
-        sent = {name.lower() for name in headers}
-        for name, value in (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate"), ("User-Agent", self._agent)):
-            if name.lower() not in sent:
-                lines.append(f"{name}: {value}")
-        lines += [f"{check_header(name)}: {check_header(str(value))}" for name, value in headers.items()]
-        lines.append(f"Content-Length: {len(body)}\r\n\r\n")
-        return "\r\n".join(lines).encode("utf-8") + body
+    async def _acquire(self, target: Target, deadline: float) -> Connection:
+        """A slot and a connection before `deadline`: an idle one at once, else waited for under a timer."""
+        have_slot = not self._slots.locked()
+        if have_slot:
+            await self._slots.acquire()  # free: returns at once
+            connection = self._idle_connection(target)
+            if connection is not None:
+                return connection
+        if _TIMEOUT_AT is None:  # Python 3.10
+            return await asyncio.wait_for(self._connect(target, have_slot), deadline - self.loop.time())
+        async with _TIMEOUT_AT(deadline):  # `_connect` gives the slot back when it fails
+            return await self._connect(target, have_slot)
 
     async def post(
         self,
@@ -197,26 +100,20 @@ class Http1Pool:
         """POST `body`; the answer within `timeout_s` (TimeoutError), never read past `limit` bytes (`too_large()`)."""
         if self.closed:
             raise RuntimeError("the connection pool is closed")
-        request = self._request(target, body, headers)
-        if _TIMEOUT_CM is None:  # Python 3.10
-            reply = await asyncio.wait_for(self._send(target, request, limit, too_large), timeout_s)
-        else:
-            async with _TIMEOUT_CM(timeout_s):  # one timer for the slot, the connect and the whole answer
-                reply = await self._send(target, request, limit, too_large)
+        request = request_bytes(target, body, headers, self._agent)
+        deadline = self.loop.time() + timeout_s  # one deadline for the slot, the connect and the whole answer
+        connection = await self._acquire(target, deadline)
+        try:
+            reply = await connection.exchange(request, limit, too_large, deadline)
+        except BaseException:
+            connection.close()
+            raise
+        finally:
+            self._slots.release()
+        if not connection.closed:
+            connection.idle_since = time.monotonic()
+            self._idle.setdefault((target.host, target.port), []).append(connection)
         return decoded(reply, limit, too_large)
-
-    async def _send(self, target: Target, request: bytes, limit: int, too_large: Callable[[], Exception]) -> Reply:
-        async with self._slots:
-            connection = await self._connect(target)
-            try:
-                reply = await connection.exchange(request, limit, too_large)
-            except BaseException:
-                connection.close()
-                raise
-            if not connection.closed:
-                connection.idle_since = time.monotonic()
-                self._idle.setdefault((target.host, target.port), []).append(connection)
-        return reply
 
     def close(self) -> None:
         """Close every idle connection; the pool takes no more requests."""

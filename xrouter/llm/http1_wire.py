@@ -127,3 +127,15 @@ def aiohttp_timeout(seconds: float) -> Any:
     import aiohttp
 
     return aiohttp.ClientTimeout(total=max(seconds, 1e-3))
+
+
+def request_bytes(target: Target, body: bytes, headers: dict[str, str], agent: str) -> bytes:
+    """The POST as aiohttp writes it: request line, Host, its default headers (unless given), `headers`, length."""
+    lines = [f"POST {target.path} HTTP/1.1", f"Host: {target.host_header}"]
+    sent = {name.lower() for name in headers}
+    for name, value in (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate"), ("User-Agent", agent)):
+        if name.lower() not in sent:
+            lines.append(f"{name}: {value}")
+    lines += [f"{check_header(name)}: {check_header(str(value))}" for name, value in headers.items()]
+    lines.append(f"Content-Length: {len(body)}\r\n\r\n")
+    return "\r\n".join(lines).encode("utf-8") + body
