@@ -5,7 +5,9 @@ The replay server streams each recorded answer in word pieces with a fixed pause
 interleaved rounds, with `stream: true` and one aiohttp client: the upstream directly; `xrouter serve` in simple
 mode (the router delegates at once, the delegated model's tokens are streamed as they arrive); `xrouter serve`
 in agent mode (call, then select_response: the answer is known only when the episode ends, so its first token
-is its last); the LiteLLM proxy and the RouteLLM server (see `bench_peers.py`). Reported per path: median and
+is its last); the same with `--one-step-select` (turn 1 selects the model not called yet, which is then called
+and streamed as in simple mode); simple mode with `--no-router-stream` (router turns requested without stream,
+which saves the streamed reply's cost on the tool-call turn); the LiteLLM proxy and the RouteLLM server (see `bench_peers.py`). Reported per path: median and
 p99 time to the first content chunk, median total time, and the first-token gap over the upstream.
 
     .venv/bin/python scripts/bench_serve_ttft.py --requests 48 --stream-delay-ms 5 --rounds 3
@@ -39,6 +41,12 @@ from bench_serve_common import (
 
 DEFAULT_MBPP = Path(os.environ.get("XROUTER_DATA") or "data") / "routerbench_slices" / "mbpp_train.csv"
 UPSTREAM = "upstream (replay, streaming)"
+_XROUTER = {  # port name: (label, flags) of each xrouter path
+    "simple": ("xrouter serve, simple mode", ["--mode", "simple"]),
+    "simple-unstreamed": ("xrouter serve, simple, --no-router-stream", ["--mode", "simple", "--no-router-stream"]),
+    "agent": ("xrouter serve, agent mode", ["--mode", "agent"]),
+    "one-step": ("xrouter serve, agent, one-step select", ["--mode", "agent", "--one-step-select"]),
+}
 
 
 def _texts(args: argparse.Namespace) -> list[str]:
@@ -60,7 +68,7 @@ def _start(args, peers: list[bench_peers.Peer], work: Path, skipped: list[str]):
     from xrouter.catalog import tool_name_for
     from xrouter.llm.replay import ROUTERBENCH_CATALOG
 
-    ports = {name: free_port() for name in ("replay", "router", "simple", "agent", *(p.name for p in peers))}
+    ports = {name: free_port() for name in ("replay", "router", *_XROUTER, *(p.name for p in peers))}
     base = f"http://127.0.0.1:{ports['replay']}/v1"
     processes = {
         "replay": spawn(replay_command(ports["replay"], args.data, args.stream_delay_ms)),
@@ -79,10 +87,9 @@ def _start(args, peers: list[bench_peers.Peer], work: Path, skipped: list[str]):
           "--router-model", "bench", "--models", args.model, "--no-ledger", "--target-api-base", base, "--catalog",
           str(REPO / "xrouter" / "resources" / ROUTERBENCH_CATALOG)]  # fmt: skip
     paths = {UPSTREAM: (ports["replay"], args.model, "replay")}
-    for mode in ("simple", "agent"):
-        label = f"xrouter serve, {mode} mode"
-        processes[label] = spawn([*xr, "--mode", mode, "--port", str(ports[mode])])
-        paths[label] = (ports[mode], "router", label)
+    for name, (label, flags) in _XROUTER.items():
+        processes[label] = spawn([*xr, *flags, "--port", str(ports[name])])
+        paths[label] = (ports[name], "router", label)
     logs = {}
     for peer in peers:
         log = work / f"{peer.name}.log"

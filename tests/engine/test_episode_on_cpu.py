@@ -8,7 +8,7 @@ import pytest
 
 from tests.engine.conftest import POOL, FakeCaller, ScriptedPolicy, calls, text
 from xrouter.engine.episode import EpisodeConfig, EpisodeEngine, RequestOptions
-from xrouter.engine.prompts import router_messages
+from xrouter.engine.prompts import ONE_STEP_SELECT_TEXT, router_messages
 from xrouter.engine.rules import final_outcome
 
 USER = [{"role": "system", "content": "Answer tersely."}, {"role": "user", "content": "What is 17 * 23?"}]
@@ -300,3 +300,39 @@ async def test_turns_out_keeps_the_turns_of_an_episode_whose_router_fails(catalo
     with pytest.raises(RouterPolicyError):
         await eng.run(USER, turns_out=turns)
     assert len(turns) == 1 and turns[0].calls[0].success and turns[0].calls[0].cost_usd == pytest.approx(0.002)
+
+
+async def test_one_step_select_calls_the_named_model_and_returns_its_answer(catalog):
+    """With one_step_select a select naming an uncalled model runs it (even on the last turn) and returns it."""
+    select = {"model_call_name": "call_gpt_5", "optimized_system_prompt": "Be exact.", "max_tokens": 64}
+    eng, policy, caller = engine(catalog, [calls(("select_response", select))], max_turns=1, one_step_select=True)
+    traj = await eng.run(USER)
+    assert traj.outcome.valid and traj.answer == "391" and traj.strategy == "select_response"
+    assert [r["model"] for r in caller.received] == ["gpt-5"] and caller.received[0]["max_tokens"] == 64
+    assert caller.received[0]["messages"][0] == {"role": "system", "content": "Be exact.\n\nAnswer tersely."}
+    assert traj.to_metadata()["model_used"] == "gpt-5" and traj.target_cost_usd == pytest.approx(0.002)
+    assert ONE_STEP_SELECT_TEXT in policy.seen[0][0]["content"]  # the prompt says a select may do this
+    tool = next(t for t in policy.tools_seen[0] if t["function"]["name"] == "select_response")
+    assert "optimized_system_prompt" in tool["function"]["parameters"]["properties"]
+
+
+async def test_one_step_select_of_an_earlier_call_still_returns_that_call(catalog):
+    """A select naming a model already called returns that answer; nothing is called again."""
+    steps = [calls(("call_gpt_5_mini", PROMPT)), calls(("select_response", {"model_call_name": "call_gpt_5_mini"}))]
+    eng, _, caller = engine(catalog, steps, one_step_select=True)
+    traj = await eng.run(USER)
+    assert traj.answer == "391" and [r["model"] for r in caller.received] == ["gpt-5-mini"]
+
+
+async def test_one_step_select_of_a_failing_model_is_an_ordinary_failed_call(catalog):
+    """The router reads the failure and may answer otherwise; a select of a non-model tool is refused."""
+    steps = [calls(("select_response", {"model_call_name": "call_gpt_5"})), text("I will answer: 391")]
+    eng, policy, _ = engine(catalog, steps, caller=FakeCaller({"gpt-5": "FAIL"}), one_step_select=True)
+    traj = await eng.run(USER)
+    assert traj.turns[0].calls[0].executed and not traj.turns[0].calls[0].success
+    assert "failed" in last_tool_messages(policy)[0] and traj.answer == "I will answer: 391"
+    eng, _, caller = engine(
+        catalog, [calls(("select_response", {"model_call_name": "call_nothing"}))], max_turns=1, one_step_select=True
+    )
+    traj = await eng.run(USER)
+    assert traj.turns[0].calls[0].error_kind == "select_unknown_call" and caller.received == []

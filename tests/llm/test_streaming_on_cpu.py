@@ -89,3 +89,29 @@ def test_the_redactor_holds_back_nothing_from_ordinary_text():
     register_secret(SECRET)
     redactor = StreamRedactor()
     assert redactor.feed("plain words ") == "plain words " and redactor.flush() == ""
+
+
+def test_tool_call_deltas_are_joined_by_index_into_the_message():
+    """A router turn streamed as tool-call deltas comes back with whole calls, as a non-streamed one would."""
+
+    def call(index: int, **fields) -> dict:
+        return {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, **fields}]}, "finish_reason": None}]}
+
+    events = [
+        call(0, id="c1", type="function", function={"name": "call_a", "arguments": ""}),
+        call(1, id="c2", type="function", function={"name": "call_b", "arguments": '{"x"'}),
+        call(0, function={"arguments": '{"optimized_system_prompt": "Hi"}'}),
+        call(1, function={"arguments": ": 1}"}),
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    body, got = asyncio.run(_read(_lines(*events)))
+    calls = body["choices"][0]["message"]["tool_calls"]
+    assert got == [] and [c["id"] for c in calls] == ["c1", "c2"]
+    assert [c["function"]["name"] for c in calls] == ["call_a", "call_b"]
+    assert [json.loads(c["function"]["arguments"]) for c in calls] == [{"optimized_system_prompt": "Hi"}, {"x": 1}]
+
+
+def test_a_tool_call_delta_that_is_not_an_object_is_a_broken_stream():
+    bad = {"choices": [{"index": 0, "delta": {"tool_calls": ["call_a"]}, "finish_reason": None}]}
+    with pytest.raises(ConnectionError, match="tool-call delta is not an object"):
+        asyncio.run(_read(_lines(bad)))

@@ -17,6 +17,7 @@ from xrouter.llm.replay import ReplayStore, create_replay_app
 from xrouter.llm.replay.server import stream_pieces
 from xrouter.serve.app import create_app
 from xrouter.serve.background import BackgroundServer
+from xrouter.serve.scripted_router import USAGE, create_scripted_router_app
 
 GPT4 = MODELS[0]
 PIECES = 20
@@ -52,6 +53,14 @@ def slow_table(arc_table: OutcomeTable, queries: list[str]) -> OutcomeTable:
 def slow_upstream(slow_table: OutcomeTable) -> Iterator[tuple[str, FinishClock]]:
     """(base URL, clock) of a replay server streaming one piece every 50 ms."""
     clock = FinishClock(create_replay_app(ReplayStore(slow_table), stream_delay_s=0.05))
+    with BackgroundServer(clock) as server:
+        yield f"{server.url}/v1", clock
+
+
+@pytest.fixture(scope="module")
+def clocked_router(scripts) -> Iterator[tuple[str, FinishClock]]:
+    """(base URL, clock) of a scripted router whose streamed turns are timed."""
+    clock = FinishClock(create_scripted_router_app(scripts))
     with BackgroundServer(clock) as server:
         yield f"{server.url}/v1", clock
 
@@ -124,3 +133,110 @@ def test_a_stream_that_fails_before_anything_was_sent_keeps_its_status(router_ur
     assert response.status_code == 502 and response.json()["error"]["code"] == "router_upstream_error"
     rows = list(read_ledger(tmp_path / "ledger.jsonl"))
     assert [r["kind"] for r in rows] == ["request"] and rows[0]["success"] is False
+
+
+def _contents(chunks: list[tuple[float, dict]]) -> list[tuple[float, str]]:
+    deltas = [(t, c["choices"][0]["delta"]) for t, c in chunks if c.get("choices")]
+    return [(t, delta["content"]) for t, delta in deltas if delta.get("content")]
+
+
+def test_the_routers_own_answer_streams_as_the_router_writes_it(clocked_router, scripts, replay_url, tmp_path):
+    """A direct answer written in 20 pieces 50 ms apart: the first is out before the router has finished."""
+    router, clock = clocked_router
+    query = "Answer this one yourself, piece by piece."
+    scripts.by_query[query] = [{"content": f"<think>easy</think>\n{ANSWER}", "piece_delay_s": 0.05}]
+    ledger = tmp_path / "ledger.jsonl"
+    with _server(router, replay_url, ledger) as server:
+        events = _events(server.url, query)
+    chunks = _chunks(events)
+    contents = _contents(chunks)
+    assert "".join(text for _, text in contents) == ANSWER and len(contents) == PIECES
+    assert contents[0][0] < clock.finished[-1]  # the client had the first words before the router's last
+    last = chunks[-1][1]
+    assert last["router_metadata"]["routing_strategy"] == "direct_response" and events[-1][1] == "data: [DONE]"
+    assert last["usage"]["completion_tokens"] == USAGE["completion_tokens"]  # the router's turn, from its usage chunk
+    rows = list(read_ledger(ledger))
+    assert [r["kind"] for r in rows] == ["request"] and rows[0]["success"] is True
+    assert rows[0]["output_tokens"] == USAGE["completion_tokens"]
+
+
+def test_a_streamed_router_turn_that_writes_a_tool_call_sends_none_of_it(
+    router_url, scripts, replay_url, queries, recorded, tmp_path
+):
+    """Hermes tool-call text is held back; the delegated target's answer is what streams."""
+    scripts.by_query[queries[1]] = [
+        {
+            "content": f'<tool_call>{{"name": "{TOOL[GPT4]}", "arguments": {{"optimized_system_prompt": "Go."}}}}</tool_call>'
+        }
+    ]
+    with _server(router_url, replay_url, tmp_path / "ledger.jsonl", mode="simple") as server:
+        events = _events(server.url, queries[1])
+    chunks = _chunks(events)
+    text = "".join(t for _, t in _contents(chunks))
+    assert text == recorded[(queries[1], GPT4)][0]  # only the target's words went out
+    assert chunks[-1][1]["router_metadata"]["model_used"] == GPT4
+
+
+def test_text_then_tool_calls_in_a_streamed_turn_ends_with_an_error_event(router_url, scripts, replay_url, tmp_path):
+    """Words already sent cannot be taken back when the router then calls a model: an error event, a ledger row."""
+    query = "Talk first, then call a model."
+    call = [TOOL[GPT4], {"optimized_system_prompt": "Answer."}]
+    scripts.by_query[query] = [{"content": "Let me check that.", "tool_calls": [call]}, {"content": "Done."}]
+    ledger = tmp_path / "ledger.jsonl"
+    with _server(router_url, replay_url, ledger) as server:
+        events = _events(server.url, query)
+        plain = httpx.post(
+            f"{server.url}/v1/chat/completions",
+            json={"model": "router", "messages": [{"role": "user", "content": query}]},
+            headers=AUTH,
+            timeout=60,
+        )
+    lines = [line for _, line in events]
+    assert "".join(t for _, t in _contents(_chunks(events))) == "Let me check that."
+    error = json.loads(lines[-1][6:])["error"]
+    assert error["code"] == "router_stream_broken" and "data: [DONE]" not in lines
+    assert plain.status_code == 200 and plain.json()["choices"][0]["message"]["content"] == "Done."
+    rows = [r for r in read_ledger(ledger) if r.get("kind") == "request"]
+    assert [r["success"] for r in rows] == [False, True]
+    assert rows[0]["output_tokens"] == USAGE["completion_tokens"] and rows[0]["error"]["status_code"] == 502
+
+
+def test_a_router_stream_that_breaks_mid_answer_ends_with_an_error_event(router_url, scripts, replay_url, tmp_path):
+    """Five pieces out, then the router's connection drops: an error event and the partial turn in the ledger."""
+    query = "Start answering and then crash."
+    scripts.by_query[query] = [{"content": ANSWER, "break_after": 5}]
+    ledger = tmp_path / "ledger.jsonl"
+    with _server(router_url, replay_url, ledger) as server:
+        events = _events(server.url, query)
+    lines = [line for _, line in events]
+    assert "".join(t for _, t in _contents(_chunks(events))) == "w01 w02 w03 w04 w05"
+    error = json.loads(lines[-1][6:])["error"]
+    assert error["code"] == "router_stream_broken" and "data: [DONE]" not in lines
+    rows = list(read_ledger(ledger))
+    assert [r["kind"] for r in rows] == ["request"] and rows[0]["success"] is False
+    assert rows[0]["estimated"] is True and rows[0]["output_tokens"] > 0  # the part that arrived is paid for
+
+
+def test_a_one_step_select_streams_the_named_models_tokens(router_url, scripts, slow_upstream, queries, tmp_path):
+    """Agent mode with --one-step-select: a first-turn select of GPT-4 streams its 20 pieces as they arrive."""
+    upstream, clock = slow_upstream
+    scripts.by_query[queries[0]] = [{"tool_calls": [["select_response", {"model_call_name": TOOL[GPT4]}]]}]
+    with _server(router_url, upstream, tmp_path / "ledger.jsonl", one_step_select=True) as server:
+        events = _events(server.url, queries[0])
+    chunks = _chunks(events)
+    contents = _contents(chunks)
+    assert len(contents) == PIECES and "".join(text for _, text in contents) == ANSWER
+    assert contents[0][0] < clock.finished[-1]
+    meta = chunks[-1][1]["router_metadata"]
+    assert meta["routing_strategy"] == "select_response" and meta["model_used"] == GPT4
+    rows = list(read_ledger(tmp_path / "ledger.jsonl"))
+    assert sorted(r.get("kind", "call") for r in rows) == ["call", "request"]
+
+
+def test_without_router_stream_the_direct_answer_goes_out_whole(router_url, scripts, replay_url, tmp_path):
+    """--no-router-stream: the router's turn is requested without stream, its answer sent in one chunk."""
+    query = "Answer yourself, but all at once."
+    scripts.by_query[query] = [{"content": ANSWER}]
+    with _server(router_url, replay_url, tmp_path / "ledger.jsonl", router_stream=False) as server:
+        events = _events(server.url, query)
+    assert [text for _, text in _contents(_chunks(events))] == [ANSWER]

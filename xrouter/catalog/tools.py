@@ -79,36 +79,41 @@ def call_tool_schema(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
-def select_tool_schema() -> dict[str, Any]:
-    """OpenAI function schema of `select_response`."""
+def select_tool_schema(one_step: bool = False) -> dict[str, Any]:
+    """OpenAI function schema of `select_response`; `one_step`: it may also name a model not called yet."""
+    name_text = "Name of a call_<model> tool that was already called, e.g. call_gpt_5_mini."
+    description = (
+        "Finish by returning one earlier model answer to the user word for word. Call model tools "
+        "first, compare their answers, then name the tool whose answer should be returned."
+    )
+    properties: dict[str, Any] = {"model_call_name": {"type": "string", "description": name_text}}
+    if one_step:
+        description += (
+            " Naming a model tool that was not called yet calls that model now and returns its answer unread."
+        )
+        properties["model_call_name"]["description"] = "Name of a call_<model> tool, e.g. call_gpt_5_mini."
+        properties["optimized_system_prompt"] = {
+            "type": "string",
+            "description": "System prompt for a model called by this select (only when it was not called yet).",
+        }
     return {
         "type": "function",
         "function": {
             "name": SELECT_TOOL_NAME,
-            "description": (
-                "Finish by returning one earlier model answer to the user word for word. Call model tools "
-                "first, compare their answers, then name the tool whose answer should be returned."
-            ),
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "model_call_name": {
-                        "type": "string",
-                        "description": "Name of a call_<model> tool that was already called, e.g. call_gpt_5_mini.",
-                    }
-                },
-                "required": ["model_call_name"],
-            },
+            "description": description,
+            "parameters": {"type": "object", "properties": properties, "required": ["model_call_name"]},
         },
     }
 
 
-def openai_tools(catalog: Catalog, model_ids: Sequence[str], *, simple: bool = False) -> list[dict[str, Any]]:
+def openai_tools(
+    catalog: Catalog, model_ids: Sequence[str], *, simple: bool = False, one_step_select: bool = False
+) -> list[dict[str, Any]]:
     """OpenAI `tools` list: one call tool per model, plus `select_response` unless `simple`."""
     specs = _unique(catalog, model_ids)
     tools = [call_tool_schema(spec) for spec in specs]
     if not simple:
-        tools.append(select_tool_schema())
+        tools.append(select_tool_schema(one_step_select))
     return tools
 
 

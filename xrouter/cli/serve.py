@@ -101,6 +101,14 @@ def _router_flags(router: argparse._ArgumentGroup) -> None:
         metavar="S",
         help="timeout of one router turn in seconds (default 120)",
     )
+    router.add_argument(
+        "--no-router-stream",
+        dest="router_stream",
+        action="store_false",
+        help="request router turns without stream even for streamed requests: the router's own answer then goes "
+        "out when its turn is complete, and turns that call tools save the cost of a streamed reply "
+        "(about 2 ms of time to first token on this machine)",
+    )
 
 
 def _episode_flags(episode: argparse._ArgumentGroup) -> None:
@@ -143,6 +151,13 @@ def _episode_flags(episode: argparse._ArgumentGroup) -> None:
         help="default cost weight λ stated in the router's prompt (0 to 100000; requests may send "
         '"xrouter": {"cost_lambda": λ}; default: none, the prompt routers were trained on before λ was an input; '
         "learned:DIR routers then use their own λ)",
+    )
+    episode.add_argument(
+        "--one-step-select",
+        action="store_true",
+        help="agent mode: let select_response name a model not called yet; that model is then called and its "
+        "answer returned unchanged, and streamed token by token with stream: true (the router's prompt and "
+        "the select tool say so; off by default: routers are trained without it)",
     )
     episode.add_argument(
         "--target-timeout-s",
@@ -245,12 +260,14 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         router_temperature=args.router_temperature,
         router_max_tokens=args.router_max_tokens,
         router_timeout_s=args.router_timeout_s,
+        router_stream=args.router_stream,
         mode=args.mode or trained_mode(args.policy) or "agent",
         max_turns=args.max_turns,
         max_calls_per_turn=args.max_calls_per_turn,
         max_total_calls=args.max_total_calls,
         max_cost_usd=args.max_cost_usd,
         cost_lambda=args.cost_lambda,
+        one_step_select=args.one_step_select,
         target_timeout_s=args.target_timeout_s,
         replay_data=tuple(args.replay_data),
         catalog_files=tuple(args.catalog or ()),

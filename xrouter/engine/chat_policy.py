@@ -16,18 +16,29 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from xrouter.catalog import Usage
-from xrouter.engine.router_turn import PolicySettings, RouterPolicyError, RouterPrice, RouterToolCall, RouterTurn
+from xrouter.engine.router_turn import (
+    PolicySettings,
+    RouterPolicyError,
+    RouterPrice,
+    RouterToolCall,
+    RouterTurn,
+    RouterTurnBroken,
+)
 from xrouter.io import dumps_bytes, loads
 from xrouter.llm.charges import CHARS_PER_TOKEN, message_chars
+from xrouter.llm.direct_http import sse_lines
 from xrouter.llm.http1 import LoopPools, lean_target, redirect
 from xrouter.llm.http1 import aiohttp_timeout as _left
 from xrouter.llm.redact import register_secret
+from xrouter.llm.streaming import StreamBroken, read_sse_stream
 from xrouter.llm.transport import load_litellm
 
 logger = logging.getLogger(__name__)
+_JSON = {"Content-Type": "application/json"}
 _HERMES_CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 
 
@@ -145,6 +156,7 @@ class EndpointRouterPolicy:
         register_secret(settings.api_key)
         self.price = settings.price or RouterPrice()  # read by the engine to keep the next turn in the budget
         self.max_tokens = settings.max_tokens
+        self.streams = settings.stream_turns  # read by the engine: use `stream_turn` for streamed requests
         self._session: Any = None
         self._pools, self._lean = LoopPools(256), lean_target(self._url)
         self._tools: Any = None  # the tool list last serialised, and its JSON text (the same every turn)
@@ -161,19 +173,22 @@ class EndpointRouterPolicy:
             )
         return self._session
 
+    def _payload(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
+        payload: dict[str, Any] = {"model": self.name, "messages": messages, "max_tokens": self._settings.max_tokens}
+        if tools:
+            payload["tool_choice"] = "auto"
+        if self._settings.temperature is not None:
+            payload["temperature"] = self._settings.temperature
+        return payload
+
     async def next_turn(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> RouterTurn:
         """POST the router chat to the endpoint and parse its answer."""
         import asyncio
 
         import aiohttp
 
-        payload: dict[str, Any] = {"model": self.name, "messages": messages, "max_tokens": self._settings.max_tokens}
-        if tools:
-            payload["tool_choice"] = "auto"
-        if self._settings.temperature is not None:
-            payload["temperature"] = self._settings.temperature
         started = time.perf_counter()
-        data = self._body(payload, tools)
+        data = self._body(self._payload(messages, tools), tools)
         try:
             raw, status = await self._send(data)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -181,6 +196,9 @@ class EndpointRouterPolicy:
         if status != 200:
             text = raw.decode("utf-8", "replace")[:300]
             raise RouterPolicyError(f"router endpoint answered HTTP {status}: {text}")
+        return self._parse(raw, started, messages)
+
+    def _parse(self, raw: bytes, started: float, messages: list[dict[str, Any]]) -> RouterTurn:
         try:
             body = loads(raw)
         except (ValueError, RecursionError):
@@ -190,7 +208,7 @@ class EndpointRouterPolicy:
     async def _send(self, data: bytes) -> tuple[bytes, int]:
         """(body, status) of one POST: the lean pool for plain http (aiohttp follows its redirects), else aiohttp."""
         url, method, options, started = self._url, "POST", {}, time.monotonic()
-        headers, limit = {"Content-Type": "application/json"}, self._settings.max_answer_bytes
+        headers, limit = _JSON, self._settings.max_answer_bytes
         if self._lean is not None:
             reply = await self._pools.current().post(
                 self._lean, data, {**self._headers, **headers}, timeout_s=self._settings.timeout_s, limit=limit,
@@ -203,6 +221,36 @@ class EndpointRouterPolicy:
         body = data if method == "POST" else None
         async with self._client().request(method, url, data=body, headers=headers, **options) as response:
             return await _read_capped(response, limit), response.status
+
+    async def stream_turn(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], on_text: Callable[[str], None]
+    ) -> RouterTurn:
+        """Like `next_turn`, with `stream: true`: the turn's text goes to `on_text` piece by piece as it arrives.
+
+        Raises `RouterTurnBroken` (with what arrived, usage estimated) when the stream stops after some text
+        was handed on; an endpoint that ignores `stream` and answers in one body is parsed as usual.
+        """
+        import asyncio
+
+        import aiohttp
+
+        payload = {**self._payload(messages, tools), "stream": True, "stream_options": {"include_usage": True}}
+        started, limit = time.perf_counter(), self._settings.max_answer_bytes
+        try:
+            async with self._client().post(self._url, data=self._body(payload, tools), headers=_JSON) as response:
+                if response.status != 200:
+                    text = (await _read_capped(response, limit)).decode("utf-8", "replace")[:300]
+                    raise RouterPolicyError(f"router endpoint answered HTTP {response.status}: {text}")
+                if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
+                    return self._parse(await _read_capped(response, limit), started, messages)
+                body = await read_sse_stream(sse_lines(response), on_text, limit)
+        except StreamBroken as exc:
+            partial = {"choices": [{"message": {"role": "assistant", "content": exc.received}}]}
+            turn = parse_router_response(partial, self.price, time.perf_counter() - started, messages)
+            raise RouterTurnBroken(f"router stream broke: {exc.reason}", turn) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:  # ConnectionError: before any text
+            raise RouterPolicyError(f"router endpoint stream failed: {exc.__class__.__name__}: {exc}") from None
+        return parse_router_response(body, self.price, time.perf_counter() - started, messages)
 
     def _body(self, payload: dict[str, Any], tools: list[dict[str, Any]]) -> bytes:
         """The request JSON; the tool schemas, the bulk of it and the same list every turn, are serialised once."""

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from xrouter.catalog import Catalog, ModelSpec, Usage, openai_tools
-from xrouter.engine.answer_stream import AnswerStream
+from xrouter.engine.answer_stream import AnswerStream, AnswerStreamBroken, DirectAnswerSieve
 from xrouter.engine.calls import CallBudget, CallSettings, run_turn_calls
 from xrouter.engine.policy import RouterPolicy
 from xrouter.engine.prompts import DEFAULT_MAX_SYSTEM_PROMPT_LENGTH, Mode, check_cost_lambda, router_messages
+from xrouter.engine.router_turn import RouterPolicyError, RouterTurn, RouterTurnBroken
 from xrouter.engine.rules import NO_ANSWER_TEXT, ends_episode, final_outcome, visible_text
 from xrouter.engine.trajectory import CallRecord, Trajectory, TurnRecord, strategy_for
 from xrouter.llm.types import ModelCaller
@@ -41,6 +42,8 @@ class EpisodeConfig:
     target_temperature: float | None = None
     max_system_prompt_length: int = DEFAULT_MAX_SYSTEM_PROMPT_LENGTH
     cost_lambda: float | None = None  # λ stated in the router prompt when a request gives none (None: no λ)
+    # agent mode: select_response may name a model not called yet, which then answers the user directly
+    one_step_select: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("agent", "simple"):
@@ -88,7 +91,9 @@ class EpisodeEngine:
         specs = [catalog.resolve(m) for m in model_ids]
         self.models: list[ModelSpec] = list({s.id: s for s in specs}.values())
         self.tools_by_name = {s.tool_name: s for s in self.models}
-        self.tools = openai_tools(catalog, [s.id for s in self.models], simple=self.config.mode == "simple")
+        simple = self.config.mode == "simple"
+        one_step = self.config.one_step_select and not simple
+        self.tools = openai_tools(catalog, [s.id for s in self.models], simple=simple, one_step_select=one_step)
         self._tool_chars = len(json.dumps(self.tools))  # the tool schemas are part of every router prompt
 
     def _router_reserve(self, messages: list[dict[str, Any]], turn: int) -> tuple[float, float]:
@@ -124,7 +129,7 @@ class EpisodeEngine:
         started = time.perf_counter()
         cost_lambda = options.cost_lambda if options.cost_lambda is not None else cfg.cost_lambda
         messages: list[dict[str, Any]] = router_messages(
-            user_messages, cfg.mode, cfg.max_system_prompt_length, cost_lambda
+            user_messages, cfg.mode, cfg.max_system_prompt_length, cost_lambda, cfg.one_step_select
         )
         budget_usd = options.max_cost_usd if options.max_cost_usd is not None else cfg.max_cost_usd
         budget = CallBudget(calls_left=cfg.max_total_calls, usd_left=budget_usd)
@@ -132,18 +137,11 @@ class EpisodeEngine:
         turns: list[TurnRecord] = turns_out if turns_out is not None else []
         history: list[CallRecord] = []
         for number in range(1, cfg.max_turns + 1):
-            turn = await self.policy.next_turn(messages, self.tools)
-            record = TurnRecord(
-                index=number,
-                text=turn.text,
-                router_input_tokens=turn.usage.input_tokens,
-                router_output_tokens=turn.usage.output_tokens,
-                router_cost_usd=turn.cost_usd,
-                router_latency_s=turn.latency_s,
-                note=turn.note,
-                router_estimated=turn.estimated,
-            )
+            turn, broken = await self._next_turn(messages, options.answer_stream)
+            record = _turn_record(number, turn)
             turns.append(record)
+            if broken is not None:
+                raise broken
             if budget.usd_left is not None:
                 budget.usd_left -= turn.cost_usd
             if not turn.tool_calls:
@@ -165,6 +163,7 @@ class EpisodeEngine:
                 router_reserve_usd=reserve,
                 router_usd_per_answer_token=per_answer_token,
                 answer_stream=options.answer_stream,
+                one_step_select=cfg.one_step_select,
             )
             await self._run_turn_calls(turn.tool_calls, settings, budget, history, record, user_messages)
             messages.extend(
@@ -175,6 +174,31 @@ class EpisodeEngine:
             if ends_episode(cfg.mode, [c.view() for c in record.calls]):
                 break
         return self._finish(turns, started, options.request_id, cost_lambda)
+
+    async def _next_turn(
+        self, messages: list[dict[str, Any]], stream: AnswerStream | None
+    ) -> tuple[RouterTurn, Exception | None]:
+        """The router's next turn, and the error that ends the episode after it is recorded (or None).
+
+        While nothing of the answer went out yet and the policy can stream, the turn is streamed through a
+        `DirectAnswerSieve`: a direct answer then reaches the user as the router writes it.
+        """
+        stream_turn = getattr(self.policy, "stream_turn", None) if getattr(self.policy, "streams", False) else None
+        if stream is None or stream.started or stream_turn is None:
+            return await self.policy.next_turn(messages, self.tools), None
+        sieve = DirectAnswerSieve(stream)
+        try:
+            turn = await stream_turn(messages, self.tools, sieve.feed)
+        except RouterTurnBroken as exc:
+            if not sieve.sent:
+                return exc.turn, RouterPolicyError(str(exc))
+            return exc.turn, AnswerStreamBroken(
+                f"the router's answer broke off mid-stream: {exc}", "router_stream_broken"
+            )
+        if turn.tool_calls and sieve.sent:  # the text already sent is not the answer any more
+            message = "the router called tools after its answer had begun to stream; retry without stream"
+            return turn, AnswerStreamBroken(message, "router_stream_broken")
+        return turn, None
 
     async def _run_turn_calls(self, tool_calls, settings, budget, history, record, user_messages) -> None:
         """Check and run one turn's calls into `record.calls` (see `xrouter.engine.calls.run_turn_calls`)."""
@@ -202,3 +226,17 @@ class EpisodeEngine:
             request_id=request_id,
             cost_lambda=cost_lambda,
         )
+
+
+def _turn_record(number: int, turn: RouterTurn) -> TurnRecord:
+    """The trajectory's record of router turn `number`."""
+    return TurnRecord(
+        index=number,
+        text=turn.text,
+        router_input_tokens=turn.usage.input_tokens,
+        router_output_tokens=turn.usage.output_tokens,
+        router_cost_usd=turn.cost_usd,
+        router_latency_s=turn.latency_s,
+        note=turn.note,
+        router_estimated=turn.estimated,
+    )

@@ -101,14 +101,25 @@ def cost_weight_text(cost_lambda: float) -> str:
     )
 
 
-def router_system_prompt(mode: Mode, cost_lambda: float | None = None) -> str:
-    """The router's system prompt for a mode, stating the cost weight λ when one is given."""
+ONE_STEP_SELECT_TEXT = """\
+To pass a request to one model without reading its answer first, call select_response right away \
+with that model's call_<model> tool name (and, if useful, an optimized_system_prompt): the model is \
+called then and its answer goes to the user unchanged, as soon as it is written."""
+
+
+def router_system_prompt(mode: Mode, cost_lambda: float | None = None, one_step_select: bool = False) -> str:
+    """The router's system prompt for a mode, stating the cost weight λ when one is given.
+
+    `one_step_select` (agent mode) adds the paragraph saying a select may name a model not called yet.
+    """
     if mode == "agent":
         prompt = ROUTER_SYSTEM_PROMPT_AGENT
     elif mode == "simple":
         prompt = ROUTER_SYSTEM_PROMPT_SIMPLE
     else:
         raise ValueError(f"unknown router mode {mode!r}; use 'agent' or 'simple'")
+    if one_step_select and mode == "agent":
+        prompt = f"{prompt}\n\n{ONE_STEP_SELECT_TEXT}"
     if cost_lambda is None:
         return prompt
     return f"{prompt}\n\n{cost_weight_text(cost_lambda)}"
@@ -182,10 +193,11 @@ def router_messages(
     mode: Mode = "agent",
     max_system_prompt_length: int = DEFAULT_MAX_SYSTEM_PROMPT_LENGTH,
     cost_lambda: float | None = None,
+    one_step_select: bool = False,
 ) -> list[dict[str, str]]:
     """The router's initial chat: its system prompt (with λ, if given) plus the user turn built from `messages`."""
     return [
-        {"role": "system", "content": router_system_prompt(mode, cost_lambda)},
+        {"role": "system", "content": router_system_prompt(mode, cost_lambda, one_step_select)},
         {"role": "user", "content": router_user_turn(messages, max_system_prompt_length)},
     ]
 

@@ -19,6 +19,14 @@ class RouterPolicyError(Exception):
     """The router model could not produce a turn (endpoint down, bad response); serving answers 502."""
 
 
+class RouterTurnBroken(RouterPolicyError):
+    """A streamed router turn stopped after part of its text was handed on; `turn` is what arrived (estimated)."""
+
+    def __init__(self, message: str, turn: RouterTurn) -> None:
+        super().__init__(message)
+        self.turn = turn
+
+
 @dataclass(frozen=True)
 class RouterToolCall:
     """One tool call emitted by the router; `arguments` is the raw JSON text, parsed by the engine."""
@@ -83,3 +91,4 @@ class PolicySettings:
     model_ids: tuple[str, ...] = ()
     max_turns: int | None = None  # the engine's turn limit, for policies that plan several call turns
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    stream_turns: bool = True  # policies that can: stream turns of streamed requests (direct answers go out early)

@@ -81,14 +81,14 @@ def final_outcome(turns: Sequence[TurnView], mode: Mode) -> Outcome:
 # ---------------------------------------------------------------------------------------------
 # Turn-level rules, shared by the serving engine and the verl agent loop.
 
-_THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
+THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
 
 
 def visible_text(text: str | None) -> str:
     """Router text the user may see: `<think>...</think>` blocks (and an unclosed one) removed."""
     if not text:
         return ""
-    return _THINK_BLOCK.sub("", text).strip()
+    return THINK_BLOCK.sub("", text).strip()
 
 
 def executes_calls(mode: Mode, turn_number: int, max_turns: int) -> bool:

@@ -139,7 +139,10 @@ class Trajectory:
     def model_used(self) -> str:
         """Who wrote the answer: the selected or delegated target model, else the router itself."""
         if self.outcome.finish == "select_response":
-            name = self.turns[-1].calls[0].arguments.get("model_call_name")
+            select = self.turns[-1].calls[0]
+            if select.model:  # a one-step select: it called the model itself
+                return select.model
+            name = select.arguments.get("model_call_name")
             for call in reversed(self.model_calls):
                 if call.success and call.tool_name == name:
                     return call.model or self.router_model

@@ -87,7 +87,7 @@ def _json_object(content: bytes) -> dict[str, Any]:
     return data
 
 
-async def _lines(response: Any) -> AsyncIterator[str]:
+async def sse_lines(response: Any) -> AsyncIterator[str]:
     """The text lines of a streamed body, however long (aiohttp's own line reader refuses long ones)."""
     pending = b""
     async for data in response.content.iter_any():
@@ -201,7 +201,7 @@ class DirectHTTPTransport:
                 raise HTTPStatusFailure(response.status, _error_message(content, response.reason), response)
             if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
                 return _json_object(await read_capped(response, self.max_answer_bytes))  # stream=true ignored
-            return await read_sse_stream(_lines(response), on_delta, self.max_answer_bytes)
+            return await read_sse_stream(sse_lines(response), on_delta, self.max_answer_bytes)
 
     async def aclose(self) -> None:
         """Close the session of the running event loop."""

@@ -5,7 +5,8 @@
 secrets (`StreamRedactor` holds back an end that could begin a secret, so one split across two deltas is
 still caught), and return the whole answer as an ordinary chat.completion dict, so the call layer parses and
 charges it like any other answer: `usage` from the final usage chunk, or none (the usage is then counted
-from the texts, as for any answer without usage). A stream that breaks after `on_delta` was called raises
+from the texts, as for any answer without usage). Tool-call deltas (a router's turn) are joined by their
+`index` into `message.tool_calls`, as a non-streamed completion carries them. A stream that breaks after `on_delta` was called raises
 `StreamBroken` with the text delivered so far: it cannot be retried, since the reader has the first part.
 A stream that breaks before any delta raises the underlying error, which is retried like any other.
 """
@@ -66,6 +67,7 @@ class _Assembler:
         self.finish: str | None = None
         self.usage: Any = None
         self.model = ""
+        self.tool_calls: dict[int, dict[str, Any]] = {}
         self._redactor = StreamRedactor()
 
     def content(self, text: str) -> None:
@@ -76,6 +78,23 @@ class _Assembler:
             raise self.broken(f"answer larger than {self.limit} bytes (the answer size cap); not read further")
         self.parts.append(text)
         self._hand_on(self._redactor.feed(text))
+
+    def tool_call(self, raw: Any) -> None:
+        """Add one tool-call delta: the first piece names the call, later ones extend its arguments."""
+        function = raw.get("function") if isinstance(raw, dict) else None
+        if not isinstance(function, dict | None) or not isinstance(raw, dict):
+            raise self.broken("a tool-call delta is not an object")
+        index = raw.get("index", len(self.tool_calls))
+        entry = self.tool_calls.setdefault(
+            index if isinstance(index, int) else -1,
+            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
+        )
+        entry["id"] = raw.get("id") or entry["id"]
+        for key in ("name", "arguments"):
+            piece = (function or {}).get(key)
+            if piece is not None and not isinstance(piece, str):
+                raise self.broken(f"a tool-call delta's {key} is not a string")
+            entry["function"][key] += piece or ""
 
     def _hand_on(self, safe: str) -> None:
         if safe:
@@ -91,7 +110,9 @@ class _Assembler:
     def completion(self) -> dict[str, Any]:
         """The whole answer as a chat.completion dict (with `usage` only when the stream sent one)."""
         self._hand_on(self._redactor.flush())
-        message = {"role": "assistant", "content": "".join(self.parts)}
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.parts)}
+        if self.tool_calls:
+            message["tool_calls"] = [self.tool_calls[i] for i in sorted(self.tool_calls)]
         body: dict[str, Any] = {
             "object": "chat.completion",
             "model": self.model,
@@ -123,6 +144,11 @@ def _take_chunk(chunk: Any, out: _Assembler) -> None:
         if text is not None and not isinstance(text, str):
             raise out.broken("a delta's content is not a string")
         out.content(text or "")
+        calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+        if calls is not None and not isinstance(calls, list):
+            raise out.broken("a delta's tool_calls is not a list")
+        for call in calls or ():
+            out.tool_call(call)
         if choice.get("finish_reason"):
             out.finish = str(choice["finish_reason"])
 

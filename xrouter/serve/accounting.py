@@ -47,6 +47,7 @@ def ledger_append(
         spent_usd=router_cost,
         latency_s=latency_s,
         provider="router",
+        estimated=any(t.router_estimated for t in turns),  # some router turn came without usage
         error=error,
         request_id=request_id,
     )

@@ -143,7 +143,7 @@ async def _run_episode(
         ) from None
     except AnswerStreamBroken as exc:
         message = redact(str(exc))
-        raise HTTPFailure(502, message, "upstream_error", "target_stream_broken") from None
+        raise HTTPFailure(502, message, "upstream_error", exc.code) from None
     except ValueError as exc:
         raise HTTPFailure(400, str(exc), "invalid_request_error", "invalid_value", "messages") from None
 

@@ -34,12 +34,14 @@ class ServeSettings:
     router_temperature: float | None = 1.0
     router_max_tokens: int = 4096
     router_timeout_s: float = 120.0
+    router_stream: bool = True
     mode: Mode = "agent"
     max_turns: int = 3
     max_calls_per_turn: int = 4
     max_total_calls: int = 8
     max_cost_usd: float | None = None
     cost_lambda: float | None = None
+    one_step_select: bool = False
     target_timeout_s: float = 120.0
     replay_data: tuple[str, ...] = ()
     catalog_files: tuple[str, ...] = ()
@@ -109,6 +111,7 @@ class ServeSettings:
             max_cost_usd=self.max_cost_usd,
             target_timeout_s=self.target_timeout_s,
             cost_lambda=self.cost_lambda,
+            one_step_select=self.one_step_select,
         )
 
     def call_limits(self) -> CallLimits:
@@ -198,6 +201,7 @@ def build_components(
             model_ids=tuple(settings.models),
             max_turns=settings.max_turns,
             max_answer_bytes=settings.max_answer_bytes,
+            stream_turns=settings.router_stream,
         )
         policy = build_policy(settings.policy_spec(), policy_settings)
     engine = EpisodeEngine(policy, caller or built_caller, catalog, settings.models, settings.episode_config())
