@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from xrouter.catalog.models import ModelSpec
-from xrouter.io import dumps_bytes
+from xrouter.io import dumps_bytes, loads
 from xrouter.llm.http1 import LoopPools, lean_target, redirect
 from xrouter.llm.limits import DEFAULT_MAX_ANSWER_BYTES
 from xrouter.llm.streaming import OnDelta, read_sse_stream
@@ -81,7 +81,7 @@ async def read_capped(response: Any, limit: int) -> bytes:
 
 
 def _json_object(content: bytes) -> dict[str, Any]:
-    data = json.loads(content)  # JSONDecodeError → classified as bad_response
+    data = loads(content)  # as json.loads: JSONDecodeError → classified as bad_response
     if not isinstance(data, dict):
         raise json.JSONDecodeError("expected a JSON object", content[:50].decode("utf-8", "replace"), 0)
     return data
