@@ -22,6 +22,8 @@ def _answer(path: str) -> bytes:
         half = len(BODY) // 2
         chunks = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (half, BODY[:half], len(BODY) - half, BODY[half:])
         return b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + chunks
+    if path == "/hints":
+        return b"HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\n" + plain
     if path == "/gzip":
         packed = gzip.compress(BODY)
         return b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n" % len(packed) + packed
@@ -86,8 +88,8 @@ async def test_sends_aiohttp_headers_and_reuses_the_connection(server) -> None:
     pool.close()
 
 
-@pytest.mark.parametrize("path", ["/chunked", "/gzip", "/until-close"])
-async def test_reads_chunked_compressed_and_until_close_bodies(server, path: str) -> None:
+@pytest.mark.parametrize("path", ["/chunked", "/gzip", "/until-close", "/hints"])
+async def test_reads_chunked_compressed_until_close_and_hinted_answers(server, path: str) -> None:
     pool = Http1Pool()
     assert (await _post(pool, server[0], path)).body == BODY
     pool.close()

@@ -1,7 +1,7 @@
 """A lean HTTP/1.1 client for the non-streamed JSON POSTs of the router turn and of direct target calls.
 
-aiohttp's request machinery costs about three times the CPU of a bare exchange on loopback (320 against 100 µs
-per POST measured), and `xrouter serve` makes three POSTs per request. `Http1Pool.post` sends over a pooled
+aiohttp's request machinery costs several times the CPU of the exchange itself on loopback, and `xrouter serve`
+makes three POSTs per request (see docs/performance.md for what replacing it saved). `Http1Pool.post` sends over a pooled
 keep-alive connection and parses with `httptools` (uvicorn's parser): the request line and headers aiohttp
 sends, gzip/deflate, chunked and read-until-close bodies, the size cap enforced while reading. Only plain
 `http://` URLs without user info take this path (`lean_target`); https, redirects and streams stay with aiohttp.

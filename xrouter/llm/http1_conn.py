@@ -101,6 +101,9 @@ class Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
+        if 100 <= self._status < 200:  # an informational answer (103 Early Hints): the real one follows, as aiohttp
+            self._reset()
+            return
         if not self._parser.should_keep_alive():
             self.close()
         body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)

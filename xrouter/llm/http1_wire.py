@@ -72,6 +72,7 @@ def invalid_response() -> type[Exception]:
 
 
 def check_header(text: str) -> str:
+    """`text` unchanged; ValueError when it could end the header line (CR, LF or NUL), as aiohttp refuses."""
     if "\r" in text or "\n" in text or "\x00" in text:  # as aiohttp: no header injection through values
         raise ValueError("Newline or carriage return detected in headers. Potential header injection attack.")
     return text
