@@ -28,14 +28,11 @@ models:
 """
 
 
-def test_catalog_model_as_router_through_litellm(tmp_path, router_url, replay_url, scripts, queries, recorded):
-    """--policy litellm:my-router routes through LiteLLM and prices the router from the catalog."""
-    query = queries[8]
-    scripts.by_query[query] = call_then_select(TOOL[MODELS[1]])
+def _litellm_settings(tmp_path, router_url, replay_url):
     catalog = tmp_path / "router.yaml"
     catalog.write_text(ROUTER_ENTRY.format(url=router_url))
     base = make_settings(router_url, replay_url, tmp_path / "ledger.jsonl")
-    settings = make_settings(
+    return make_settings(
         router_url,
         replay_url,
         tmp_path / "ledger.jsonl",
@@ -46,6 +43,13 @@ def test_catalog_model_as_router_through_litellm(tmp_path, router_url, replay_ur
         router_price_out=None,
         catalog_files=(*base.catalog_files, str(catalog)),
     )
+
+
+def test_catalog_model_as_router_through_litellm(tmp_path, router_url, replay_url, scripts, queries, recorded):
+    """--policy litellm:my-router routes through LiteLLM and prices the router from the catalog."""
+    query = queries[8]
+    scripts.by_query[query] = call_then_select(TOOL[MODELS[1]])
+    settings = _litellm_settings(tmp_path, router_url, replay_url)
     with BackgroundServer(create_app(settings)) as server:
         body = {"model": "router", "messages": [{"role": "user", "content": query}]}
         response = httpx.post(
@@ -56,6 +60,26 @@ def test_catalog_model_as_router_through_litellm(tmp_path, router_url, replay_ur
     assert meta["model_used"] == MODELS[1]
     assert response.json()["choices"][0]["message"]["content"] == recorded[(query, MODELS[1])][0]
     assert meta["router_cost"] == pytest.approx(2 * (100 * 3.0 + 20 * 5.0) / 1e6)
+
+
+def test_litellm_router_turns_stream_too(tmp_path, router_url, replay_url, scripts, queries, recorded):
+    """Streamed requests: LiteLLM streams the router's turns; a direct answer arrives in pieces, tool calls work."""
+    direct, routed = "Say hello yourself, through LiteLLM.", queries[9]
+    scripts.by_query[direct] = [{"content": "Hello there from the router itself."}]
+    scripts.by_query[routed] = call_then_select(TOOL[MODELS[1]])
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    answers = {}
+    with BackgroundServer(create_app(_litellm_settings(tmp_path, router_url, replay_url))) as server:
+        for query in (direct, routed):
+            body = {"model": "router", "messages": [{"role": "user", "content": query}], "stream": True}
+            with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, headers=headers, timeout=60) as r:
+                assert r.status_code == 200
+                chunks = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+            answers[query] = [c["choices"][0]["delta"].get("content") for c in chunks if c.get("choices")]
+            assert chunks[-1]["router_metadata"]["router_cost"] > 0
+    assert len([p for p in answers[direct] if p]) > 3  # pieces, not one chunk
+    assert "".join(p or "" for p in answers[direct]) == "Hello there from the router itself."
+    assert "".join(p or "" for p in answers[routed]) == recorded[(routed, MODELS[1])][0]
 
 
 def test_episode_timeout_is_504_and_server_keeps_serving(tmp_path: Path, router_url, replay_url, scripts):

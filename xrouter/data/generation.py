@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xrouter import __version__
 from xrouter.catalog import Catalog
+from xrouter.data.run_config import FileReport, PreprocessConfig
 from xrouter.data.sampling import SAMPLING_TIERS
 from xrouter.engine.prompts import router_system_prompt
-
-if TYPE_CHECKING:
-    from xrouter.data.preprocess import FileReport, PreprocessConfig
 
 GENERATION_CONFIG = "generation_config.yaml"
 

@@ -88,7 +88,8 @@ def _register_builtins() -> None:
     """Register the built-in kinds lazily (no work at import time)."""
     if "endpoint" in _FACTORIES:
         return
-    from xrouter.engine.chat_policy import endpoint_policy, litellm_policy
+    from xrouter.engine.chat_policy import endpoint_policy
+    from xrouter.engine.litellm_policy import litellm_policy
 
     _FACTORIES.setdefault("endpoint", endpoint_policy)
     _FACTORIES.setdefault("litellm", litellm_policy)

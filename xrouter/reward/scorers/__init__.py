@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from xrouter.reward.scorers import choice, code, gsm8k, llm_judge, math_answer, short_answer  # noqa: F401 (register)
-from xrouter.reward.scorers.llm_judge import JudgeConfig
 from xrouter.reward.scorers.registry import (
+    JudgeConfig,
     ScoreOptions,
     ScoreResult,
     known_prefixes,

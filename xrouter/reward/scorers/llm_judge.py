@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from xrouter.reward.scorers.registry import ScoreOptions, ScoreResult, register
@@ -21,25 +20,6 @@ _INSTRUCTIONS = (
     "judge only the final answer. Finish with one line: 'VERDICT: CORRECT' or 'VERDICT: INCORRECT'."
 )
 _VERDICT = re.compile(r"VERDICT:\s*(CORRECT|INCORRECT)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class JudgeConfig:
-    """Where the judge lives: base URL (ending in /v1), model name, optional API key and timeout."""
-
-    base_url: str
-    model: str
-    api_key: str | None = None
-    timeout_s: float = 60.0
-    max_answer_chars: int = 8000
-
-    def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(
-                f"judge_base_url={self.base_url!r} must be an http(s) URL such as http://127.0.0.1:8000/v1"
-            )
-        if not self.model:
-            raise ValueError("judge_model must name the model served at judge_base_url")
 
 
 def _question(extra_info: Mapping[str, Any]) -> str:

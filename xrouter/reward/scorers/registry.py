@@ -9,12 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xrouter.reward.sandbox import SandboxLimits
 
-if TYPE_CHECKING:
-    from xrouter.reward.scorers.llm_judge import JudgeConfig
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Where the judge lives: base URL (ending in /v1), model name, optional API key and timeout."""
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout_s: float = 60.0
+    max_answer_chars: int = 8000
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"judge_base_url={self.base_url!r} must be an http(s) URL such as http://127.0.0.1:8000/v1"
+            )
+        if not self.model:
+            raise ValueError("judge_model must name the model served at judge_base_url")
 
 
 @dataclass(frozen=True)
