@@ -1,5 +1,11 @@
 """File and JSON helpers: atomic writes (temporary name, then rename), JSONL reading with located errors, and
-strict JSON decoding for text from outside (no NaN/Infinity, bounded nesting)."""
+strict JSON decoding for text from outside (no NaN/Infinity, bounded nesting).
+
+The JSON helpers of the serving path use orjson when it is installed, and only where it gives exactly what the
+standard library would: anything orjson refuses or reads differently (NaN, Infinity, numbers too large for a
+double, integers outside the 64-bit range, which orjson turns into floats, other encodings than UTF-8, lone
+surrogates, deep nesting, values it cannot serialise) goes through the `json` module as before.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from xrouter.errors import DataError, UsageError
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; the json module alone gives the same results
+    orjson = None  # type: ignore[assignment]
+# orjson reads integers outside the 64-bit range as floats: a decoded float this large may have been an integer,
+# and the json module then decodes the text again (it keeps integers exact).
+_INT_RANGE = 2.0**63
+# Types orjson would serialise but json refuses (dataclasses, datetimes, subclasses) go to json, which decides.
+_ORJSON_OPTIONS = 0 if orjson is None else orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,6 +98,8 @@ def refuse_existing(paths: Iterable[str | Path], *, overwrite: bool, resumable: 
         if path.exists():
             hint = "--overwrite to replace it" + (", or --resume to continue it" if resumable else "")
             raise UsageError(f"{path} exists; pass {hint}")
+
+
 class StrictJSONError(ValueError):
     """Text that is JSON only by Python's lenient reading (NaN, Infinity, overflowing numbers, absurd nesting)."""
 
@@ -130,14 +148,59 @@ def strict_json_loads(data: str | bytes, *, max_depth: int | None = None) -> Any
     Other syntax errors raise `json.JSONDecodeError` as usual. The nesting check walks the decoded containers
     only (strings and numbers cost nothing), so an ordinary chat request pays a few microseconds for it.
     """
-    try:
-        text = data.decode(json.detect_encoding(data), "surrogatepass") if isinstance(data, bytes) else data
-        value = _STRICT.decode(text)
-    except RecursionError:
-        raise TooDeep("nested too deeply to decode") from None
+    value = _fast_loads(data)
+    if value is _SLOW:
+        value = _strict_decode(data)
     if max_depth is not None and isinstance(value, (dict, list)) and _depth_exceeds(value, max_depth):
         raise TooDeep(f"nested more than {max_depth} levels deep")
     return value
+
+
+_SLOW = object()  # what `_fast_loads` returns when the json module must decide
+
+
+def _has_huge_float(value: Any) -> bool:
+    """True when a decoded value holds a float of magnitude 2**63 or more (iterative: no recursion)."""
+    if type(value) is float:
+        return not -_INT_RANGE < value < _INT_RANGE
+    if type(value) is not dict and type(value) is not list:
+        return False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        for child in item.values() if type(item) is dict else item:
+            kind = type(child)
+            if kind is float:
+                if not -_INT_RANGE < child < _INT_RANGE:
+                    return True
+            elif kind is dict or kind is list:
+                stack.append(child)
+    return False
+
+
+def _fast_loads(data: str | bytes) -> Any:
+    """orjson's reading of `data` when it is certainly the json module's, else `_SLOW`."""
+    if orjson is None or (type(data) is not bytes and type(data) is not str):
+        return _SLOW
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:  # NaN, Infinity, 1e999, BOM, UTF-16, lone surrogates, ...: json decides
+        return _SLOW
+    return _SLOW if _has_huge_float(value) else value
+
+
+def loads(data: str | bytes) -> Any:
+    """`json.loads(data)`, the same value and the same errors, faster for ordinary JSON."""
+    value = _fast_loads(data)
+    return json.loads(data) if value is _SLOW else value
+
+
+def _strict_decode(data: str | bytes) -> Any:
+    try:
+        text = data.decode(json.detect_encoding(data), "surrogatepass") if isinstance(data, bytes) else data
+        return _STRICT.decode(text)
+    except RecursionError:
+        raise TooDeep("nested too deeply to decode") from None
 
 
 def _without_non_finite(value: Any) -> Any:
@@ -156,3 +219,23 @@ def dumps_strict(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
     except ValueError:
         return json.dumps(_without_non_finite(value), ensure_ascii=False, allow_nan=False)
+
+
+def dumps_strict_bytes(value: Any) -> bytes:
+    """`dumps_strict(value)` as UTF-8 (compact separators when orjson writes it; the same JSON values)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, option=_ORJSON_OPTIONS)  # NaN and infinities become null, as above
+        except TypeError:  # integers past 64 bits, non-string keys, surrogates, unknown types: json decides
+            pass
+    return dumps_strict(value).encode("utf-8")
+
+
+def dumps_bytes(value: Any) -> bytes:
+    """JSON of a request body sent upstream: `json.dumps(value)` as UTF-8 (compact and unescaped with orjson)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, option=_ORJSON_OPTIONS)
+        except TypeError:
+            pass
+    return json.dumps(value).encode("utf-8")

@@ -28,8 +28,11 @@ from xrouter.engine.router_turn import (
     RouterTurn,
     RouterTurnBroken,
 )
+from xrouter.io import dumps_bytes, loads
 from xrouter.llm.charges import CHARS_PER_TOKEN, message_chars
 from xrouter.llm.direct_http import sse_lines
+from xrouter.llm.http1 import LoopPools, lean_target, redirect
+from xrouter.llm.http1 import aiohttp_timeout as _left
 from xrouter.llm.redact import register_secret
 from xrouter.llm.streaming import StreamBroken, read_sse_stream
 
@@ -138,7 +141,8 @@ class EndpointRouterPolicy:
     """A router served behind an OpenAI-compatible `/v1/chat/completions` (vLLM, SGLang, transformers serve).
 
     Uses aiohttp: one pooled session per event loop, created on first use (httpx's pool costs several
-    times more CPU per request under concurrency, which dominated the server's overhead).
+    times more CPU per request under concurrency, which dominated the server's overhead); a plain `http://`
+    endpoint is POSTed through the leaner `xrouter.llm.http1` pool, with the same headers and errors.
     """
 
     def __init__(self, settings: PolicySettings) -> None:
@@ -153,8 +157,9 @@ class EndpointRouterPolicy:
         self.max_tokens = settings.max_tokens
         self.streams = settings.stream_turns  # read by the engine: use `stream_turn` for streamed requests
         self._session: Any = None
+        self._pools, self._lean = LoopPools(256), lean_target(self._url)
         self._tools: Any = None  # the tool list last serialised, and its JSON text (the same every turn)
-        self._tools_json = ""
+        self._tools_json = b""
 
     def _client(self) -> Any:
         import aiohttp
@@ -182,12 +187,9 @@ class EndpointRouterPolicy:
         import aiohttp
 
         started = time.perf_counter()
+        data = self._body(self._payload(messages, tools), tools)
         try:
-            async with self._client().post(
-                self._url, data=self._body(self._payload(messages, tools), tools), headers=_JSON
-            ) as response:
-                raw = await _read_capped(response, self._settings.max_answer_bytes)
-                status = response.status
+            raw, status = await self._send(data)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise RouterPolicyError(f"router endpoint unreachable: {exc.__class__.__name__}: {exc}") from None
         if status != 200:
@@ -197,10 +199,27 @@ class EndpointRouterPolicy:
 
     def _parse(self, raw: bytes, started: float, messages: list[dict[str, Any]]) -> RouterTurn:
         try:
-            body = json.loads(raw)
+            body = loads(raw)
         except (ValueError, RecursionError):
             raise RouterPolicyError("router endpoint returned a body that is not JSON") from None
         return parse_router_response(body, self.price, time.perf_counter() - started, messages)
+
+    async def _send(self, data: bytes) -> tuple[bytes, int]:
+        """(body, status) of one POST: the lean pool for plain http (aiohttp follows its redirects), else aiohttp."""
+        url, method, options, started = self._url, "POST", {}, time.monotonic()
+        headers, limit = _JSON, self._settings.max_answer_bytes
+        if self._lean is not None:
+            reply = await self._pools.current().post(
+                self._lean, data, {**self._headers, **headers}, timeout_s=self._settings.timeout_s, limit=limit,
+                too_large=lambda: RouterPolicyError(f"router answer larger than {limit} bytes (the answer size cap)"),
+            )  # fmt: skip
+            if (moved := redirect(url, reply)) is None:
+                return reply.body, reply.status
+            method, url = moved  # within what is left of the turn's time
+            options["timeout"] = _left(self._settings.timeout_s - (time.monotonic() - started))
+        body = data if method == "POST" else None
+        async with self._client().request(method, url, data=body, headers=headers, **options) as response:
+            return await _read_capped(response, limit), response.status
 
     async def stream_turn(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], on_text: Callable[[str], None]
@@ -232,17 +251,18 @@ class EndpointRouterPolicy:
             raise RouterPolicyError(f"router endpoint stream failed: {exc.__class__.__name__}: {exc}") from None
         return parse_router_response(body, self.price, time.perf_counter() - started, messages)
 
-    def _body(self, payload: dict[str, Any], tools: list[dict[str, Any]]) -> str:
+    def _body(self, payload: dict[str, Any], tools: list[dict[str, Any]]) -> bytes:
         """The request JSON; the tool schemas, the bulk of it and the same list every turn, are serialised once."""
-        text = json.dumps(payload)
+        data = dumps_bytes(payload)
         if not tools:
-            return text
+            return data
         if tools is not self._tools:
-            self._tools, self._tools_json = tools, json.dumps(tools)
-        return f'{text[:-1]}, "tools": {self._tools_json}}}'
+            self._tools, self._tools_json = tools, dumps_bytes(tools)
+        return b"".join((data[:-1], b',"tools":', self._tools_json, b"}"))
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
+        """Close the HTTP connection pools."""
+        self._pools.close()
         if self._session is not None and not self._session.closed:
             await self._session.close()
 

@@ -334,6 +334,8 @@ class LLMClient:
                 headers=headers,
                 metadata=metadata,
             )
+            if on_delta is None:  # one deadline covers the whole exchange there: no hard stop is needed
+                return await call
         elif on_delta is None:
             call = litellm_completion(spec, messages, params, timeout_s, endpoint, headers, metadata)
         else:

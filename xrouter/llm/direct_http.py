@@ -2,7 +2,9 @@
 
 Used by the call layer for models reached through an explicitly configured `api_base` (the replay server, a
 local vLLM). aiohttp is used rather than httpx: measured in `xrouter serve` with targets over HTTP, httpx's
-connection pool and stream layers took about three times the CPU per request of aiohttp's. Errors are raised in
+connection pool and stream layers took about three times the CPU per request of aiohttp's. Non-streamed calls
+to plain `http://` endpoints go through the leaner `xrouter.llm.http1` pool instead (same wire format, same
+errors, a third of aiohttp's CPU per request). Errors are raised in
 forms `xrouter.llm.errors.classify_exception` understands: `HTTPStatusFailure` (status and Retry-After),
 aiohttp's connection errors, `asyncio.TimeoutError`, `json.JSONDecodeError`; `AnswerTooLarge` instead of
 reading past the answer size cap.
@@ -12,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 from xrouter.catalog.models import ModelSpec
+from xrouter.io import dumps_bytes, loads
+from xrouter.llm.http1 import LoopPools, lean_target, redirect
 from xrouter.llm.limits import DEFAULT_MAX_ANSWER_BYTES
 from xrouter.llm.streaming import OnDelta, read_sse_stream
 
@@ -76,7 +81,7 @@ async def read_capped(response: Any, limit: int) -> bytes:
 
 
 def _json_object(content: bytes) -> dict[str, Any]:
-    data = json.loads(content)  # JSONDecodeError → classified as bad_response
+    data = loads(content)  # as json.loads: JSONDecodeError → classified as bad_response
     if not isinstance(data, dict):
         raise json.JSONDecodeError("expected a JSON object", content[:50].decode("utf-8", "replace"), 0)
     return data
@@ -101,6 +106,7 @@ class DirectHTTPTransport:
         self.max_answer_bytes = max_answer_bytes
         self.max_connections = max_connections
         self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._pools = LoopPools(max_connections)
 
     def _session(self) -> Any:
         import aiohttp
@@ -113,15 +119,21 @@ class DirectHTTPTransport:
             self._sessions[loop] = session
         return session
 
-    def _post(self, spec: ModelSpec, api_base: str, api_key: str | None, body: dict[str, Any], call: dict) -> Any:
-        import aiohttp
-
-        headers = {"Content-Type": "application/json", **call["headers"]}
+    @staticmethod
+    def _headers(api_key: str | None, extra: dict[str, str]) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", **extra}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        url = api_base.rstrip("/") + "/chat/completions"
+        return headers
+
+    def _post(self, spec: ModelSpec, api_base: str, api_key: str | None, body: Any, call: dict) -> Any:
+        import aiohttp
+
+        url = call.get("url") or api_base.rstrip("/") + "/chat/completions"
+        data = body if isinstance(body, bytes | None) else json.dumps(body)
         timeout = aiohttp.ClientTimeout(total=call["timeout_s"])
-        return self._session().post(url, data=json.dumps(body), headers=headers, timeout=timeout)
+        headers = self._headers(api_key, call["headers"])
+        return self._session().request(call.get("method", "POST"), url, data=data, headers=headers, timeout=timeout)
 
     @staticmethod
     def _body(spec: ModelSpec, messages: list[dict[str, Any]], params: dict[str, Any], metadata: dict[str, str]):
@@ -144,7 +156,24 @@ class DirectHTTPTransport:
     ) -> dict[str, Any]:
         """One chat completion as a parsed JSON dict; raises on HTTP, transport or JSON errors."""
         body = self._body(spec, messages, params, metadata)
-        async with self._post(spec, api_base, api_key, body, {"headers": headers, "timeout_s": timeout_s}) as response:
+        call: dict[str, Any] = {"headers": headers, "timeout_s": timeout_s}
+        url = api_base.rstrip("/") + "/chat/completions"
+        target = lean_target(url)
+        if target is not None:  # plain http: the lean client (redirects are followed by aiohttp, as before)
+            data = dumps_bytes(body)
+            limit, started = self.max_answer_bytes, time.monotonic()
+            reply = await self._pools.current().post(
+                target, data, self._headers(api_key, headers), timeout_s=timeout_s, limit=limit,
+                too_large=lambda: AnswerTooLarge(limit),
+            )  # fmt: skip
+            moved = redirect(url, reply)
+            if moved is None:
+                if reply.status >= 400:
+                    raise HTTPStatusFailure(reply.status, _error_message(reply.body, reply.reason), reply)
+                return _json_object(reply.body)
+            call.update(method=moved[0], url=moved[1], timeout_s=max(timeout_s - (time.monotonic() - started), 1e-3))
+            body = data if moved[0] == "POST" else None
+        async with self._post(spec, api_base, api_key, body, call) as response:
             content = await read_capped(response, self.max_answer_bytes)
             if response.status >= 400:
                 raise HTTPStatusFailure(response.status, _error_message(content, response.reason), response)
@@ -176,6 +205,7 @@ class DirectHTTPTransport:
 
     async def aclose(self) -> None:
         """Close the session of the running event loop."""
+        self._pools.close()
         session = self._sessions.pop(asyncio.get_running_loop(), None)
         if session is not None:
             await session.close()

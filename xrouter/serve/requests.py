@@ -10,26 +10,18 @@ temperature when the router sets none), `top_p` (only 1, the value every call us
 weight λ, a number from 0 to `MAX_COST_LAMBDA`, stated in the router's prompt; from the OpenAI SDK:
 `extra_body={"xrouter": {"cost_lambda": 3}}`). Anything else is rejected by name.
 
-Before that, `read_body` turns the bytes on the wire into JSON: 413 above the size limit, 408 when the body
-does not arrive within its timeout, 400 for anything that is not strict JSON (NaN, Infinity, numbers that
-overflow, nesting deeper than `MAX_JSON_DEPTH`).
+Before that, `xrouter.serve.reading.read_body` turns the bytes on the wire into JSON.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
-
 from xrouter.engine.prompts import MAX_COST_LAMBDA, split_user_system
-from xrouter.io import NonFiniteNumber, TooDeep, strict_json_loads
 
-MAX_JSON_DEPTH = 64  # a chat request nests 5 levels; anything near this is an attack, not a request
 _UNSUPPORTED = {
     "tools": "client tools are not supported: the router offers its own model tools",
     "tool_choice": "tool_choice is not supported: the router decides which tools to call",
@@ -235,57 +227,3 @@ def parse_chat_request(body: Any, model_names: Collection[str]) -> ChatRequest:
         max_cost_usd=_number(body, "max_cost_usd", 0.0),
         cost_lambda=_xrouter_options(body),
     )
-
-
-def _non_finite_field(raw: bytes) -> str | None:
-    """The top-level field of a body holding NaN/Infinity (for the error message), if it can be told."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(body, dict):
-        return None
-
-    def bad(value: Any, depth: int = 0) -> bool:
-        if isinstance(value, float):
-            return not math.isfinite(value)
-        if depth < 16 and isinstance(value, dict | list):
-            return any(bad(v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
-        return False
-
-    return next((name for name, value in body.items() if bad(value)), None)
-
-
-async def _receive(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    too_big = HTTPFailure(413, f"request body exceeds {limit} bytes", "invalid_request_error", "request_too_large")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_big
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def read_body(request: Request, limit: int, timeout_s: float) -> Any:
-    """The decoded JSON body: 413 when too large, 408 when it does not arrive in time, 400 when not strict JSON."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            raw = await _receive(request, limit)
-    except TimeoutError:
-        message = f"request body not received within {timeout_s:g}s"
-        raise HTTPFailure(408, message, "invalid_request_error", "request_timeout") from None
-    try:
-        return strict_json_loads(raw, max_depth=MAX_JSON_DEPTH)
-    except NonFiniteNumber as exc:
-        field = _non_finite_field(raw)
-        message = f"'{field}' must be a finite number ({exc})" if field else f"request body: {exc}"
-        raise HTTPFailure(400, message, "invalid_request_error", "invalid_value", field) from None
-    except TooDeep as exc:
-        raise HTTPFailure(400, f"request body is {exc}", "invalid_request_error", "invalid_json") from None
-    except ValueError as exc:
-        message = f"request body is not valid JSON: {exc}"
-        raise HTTPFailure(400, message, "invalid_request_error", "invalid_json") from None
