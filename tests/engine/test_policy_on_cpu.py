@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from xrouter.engine.chat_policy import parse_router_response
 from xrouter.engine.policy import (
     PolicySettings,
     RouterPrice,
@@ -13,6 +12,7 @@ from xrouter.engine.policy import (
     parse_policy_spec,
     register_policy,
 )
+from xrouter.engine.router_response import parse_router_response
 from xrouter.errors import UsageError
 
 PRICE = RouterPrice(1.0, 2.0)

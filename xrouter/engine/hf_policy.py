@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from xrouter.catalog import Usage
-from xrouter.engine.chat_policy import hermes_calls
 from xrouter.engine.policy import PolicySettings, RouterPolicyError, RouterPrice, RouterTurn
+from xrouter.engine.router_response import hermes_calls
 from xrouter.errors import UsageError
 from xrouter.llm.local_lm import GenerationBatcher, LocalCausalLM, Sampling, strip_special_tokens
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from xrouter.engine.chat_policy import parse_router_response
+from xrouter.engine.router_response import parse_router_response
 from xrouter.engine.router_turn import PolicySettings, RouterPolicyError, RouterPrice, RouterTurn, RouterTurnBroken
 from xrouter.llm.redact import register_secret
 from xrouter.llm.streaming import StreamBroken, read_litellm_stream

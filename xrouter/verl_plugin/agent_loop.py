@@ -37,9 +37,9 @@ from verl.utils.profiler import simple_timer
 
 from xrouter.catalog import SELECT_TOOL_NAME, tool_name_for
 from xrouter.engine.calls import CallBudget, CallSettings, run_turn_calls
-from xrouter.engine.chat_policy import hermes_calls  # serving's reading of raw hermes blocks
 from xrouter.engine.episode import EpisodeConfig
 from xrouter.engine.policy import RouterToolCall
+from xrouter.engine.router_response import hermes_calls  # serving's reading of raw hermes blocks
 from xrouter.engine.rules import ends_episode
 from xrouter.engine.trajectory import CallRecord, TurnRecord
 from xrouter.errors import DataError
