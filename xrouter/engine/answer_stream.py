@@ -74,11 +74,33 @@ def visible_prefix(raw: str) -> str | None:
     It is always a prefix of `visible_text` of the finished text: complete `<think>` blocks are left out,
     an open one hides everything after it, and an end that may begin a tag or be trailing blank space waits.
     """
-    if "<tool_call>" in raw:
-        return None
-    text = THINK_BLOCK.sub("", raw)  # an unclosed block is removed to the end, as in the finished text
-    text = text[: len(text) - _tag_start_at_end(text)]
-    return text.strip()
+    reader = _VisibleReader()
+    return reader.read(raw)
+
+
+class _VisibleReader:
+    """Reads a router text piece by piece, keeping what is settled so that each piece costs only its own length.
+
+    `_text` is the visible text of the settled part (complete think blocks removed, leading blank space
+    dropped); `_tail` is the raw rest, which begins outside any tag: an open think block or the possible
+    start of a tag, kept until a later piece settles it.
+    """
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._tail = ""
+
+    def read(self, piece: str) -> str | None:
+        """All visible text settled so far, trailing blank space held back; None once a tool call shows."""
+        tail = self._tail + piece
+        if "<tool_call>" in tail:
+            return None
+        cut = len(tail) - _tag_start_at_end(tail)
+        opened = next((m.start() for m in THINK_BLOCK.finditer(tail, 0, cut) if not m.group(1)), cut)
+        settled, self._tail = tail[:opened], tail[opened:]
+        visible = THINK_BLOCK.sub("", settled)  # only whole blocks here: none spans the cut
+        self._text += visible if self._text else visible.lstrip()  # leading blank space is never the answer
+        return self._text.rstrip()
 
 
 class DirectAnswerSieve:
@@ -86,7 +108,7 @@ class DirectAnswerSieve:
 
     def __init__(self, stream: AnswerStream) -> None:
         self.stream = stream
-        self._raw: list[str] = []
+        self._reader = _VisibleReader()
         self._sent = 0
         self.calls_tools = False  # the text showed a hermes tool call: nothing more is passed on
 
@@ -94,8 +116,7 @@ class DirectAnswerSieve:
         """Take the next piece of the router's text."""
         if self.calls_tools:
             return
-        self._raw.append(piece)
-        safe = visible_prefix("".join(self._raw))
+        safe = self._reader.read(piece)
         if safe is None:
             self.calls_tools = True
         elif len(safe) > self._sent:

@@ -14,39 +14,34 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from xrouter.engine.router_response import parse_router_response
+from xrouter.engine.router_response import broken_turn, parse_router_response
 from xrouter.engine.router_turn import (
     PolicySettings,
     RouterPolicyError,
     RouterPrice,
     RouterTurn,
-    RouterTurnBroken,
 )
 from xrouter.io import dumps_bytes, loads
-from xrouter.llm.direct_http import sse_lines
+from xrouter.llm.direct_http import AnswerTooLarge, read_capped, sse_lines
 from xrouter.llm.http1 import LoopPools, lean_target, redirect
 from xrouter.llm.http1 import aiohttp_timeout as _left
 from xrouter.llm.redact import register_secret
-from xrouter.llm.streaming import StreamBroken, read_sse_stream
+from xrouter.llm.streaming import STREAM_PARAMS, StreamBroken, read_sse_stream
 
 logger = logging.getLogger(__name__)
 _JSON = {"Content-Type": "application/json"}
 
 
+def _too_large(limit: int) -> RouterPolicyError:
+    return RouterPolicyError(f"router answer larger than {limit} bytes (the answer size cap)")
+
+
 async def _read_capped(response: Any, limit: int) -> bytes:
     """An aiohttp response body, refused (RouterPolicyError) rather than read past `limit` bytes."""
-    declared = response.content_length
-    if declared is not None and declared > limit:
-        raise RouterPolicyError(f"router answer larger than {limit} bytes (the answer size cap)")
-    if declared is not None and not response.headers.get("Content-Encoding"):
-        return await response.read()  # the length is known and within the cap: one read
-    chunks, size = [], 0
-    async for chunk in response.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise RouterPolicyError(f"router answer larger than {limit} bytes (the answer size cap)")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_capped(response, limit)
+    except AnswerTooLarge:
+        raise _too_large(limit) from None
 
 
 class EndpointRouterPolicy:
@@ -123,7 +118,7 @@ class EndpointRouterPolicy:
         if self._lean is not None:
             reply = await self._pools.current().post(
                 self._lean, data, {**self._headers, **headers}, timeout_s=self._settings.timeout_s, limit=limit,
-                too_large=lambda: RouterPolicyError(f"router answer larger than {limit} bytes (the answer size cap)"),
+                too_large=lambda: _too_large(limit),
             )  # fmt: skip
             if (moved := redirect(url, reply)) is None:
                 return reply.body, reply.status
@@ -145,7 +140,7 @@ class EndpointRouterPolicy:
 
         import aiohttp
 
-        payload = {**self._payload(messages, tools), "stream": True, "stream_options": {"include_usage": True}}
+        payload = {**self._payload(messages, tools), **STREAM_PARAMS}
         started, limit = time.perf_counter(), self._settings.max_answer_bytes
         try:
             async with self._client().post(self._url, data=self._body(payload, tools), headers=_JSON) as response:
@@ -156,9 +151,7 @@ class EndpointRouterPolicy:
                     return self._parse(await _read_capped(response, limit), started, messages)
                 body = await read_sse_stream(sse_lines(response), on_text, limit)
         except StreamBroken as exc:
-            partial = {"choices": [{"message": {"role": "assistant", "content": exc.received}}]}
-            turn = parse_router_response(partial, self.price, time.perf_counter() - started, messages)
-            raise RouterTurnBroken(f"router stream broke: {exc.reason}", turn) from None
+            raise broken_turn(exc, self.price, time.perf_counter() - started, messages) from None
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:  # ConnectionError: before any text
             raise RouterPolicyError(f"router endpoint stream failed: {exc.__class__.__name__}: {exc}") from None
         return parse_router_response(body, self.price, time.perf_counter() - started, messages)

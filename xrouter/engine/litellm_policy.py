@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from xrouter.engine.router_response import parse_router_response
-from xrouter.engine.router_turn import PolicySettings, RouterPolicyError, RouterPrice, RouterTurn, RouterTurnBroken
+from xrouter.engine.router_response import broken_turn, parse_router_response
+from xrouter.engine.router_turn import PolicySettings, RouterPolicyError, RouterPrice, RouterTurn
 from xrouter.llm.redact import register_secret
-from xrouter.llm.streaming import StreamBroken, read_litellm_stream
+from xrouter.llm.streaming import STREAM_PARAMS, StreamBroken, read_litellm_stream
 from xrouter.llm.transport import load_litellm
 
 logger = logging.getLogger(__name__)
@@ -76,14 +76,12 @@ class LiteLLMRouterPolicy:
     ) -> RouterTurn:
         """Like `next_turn`, streamed: the text goes to `on_text` as it arrives (see the endpoint policy)."""
         litellm, spec, limit = load_litellm(), self._spec, self._settings.max_answer_bytes
-        kwargs = {**self._kwargs(messages, tools), "stream": True, "stream_options": {"include_usage": True}}
+        kwargs = {**self._kwargs(messages, tools), **STREAM_PARAMS}
         started = time.perf_counter()
         try:
             body = await read_litellm_stream(await litellm.acompletion(**kwargs), on_text, limit)
         except StreamBroken as exc:
-            partial = {"choices": [{"message": {"role": "assistant", "content": exc.received}}]}
-            turn = parse_router_response(partial, self.price, time.perf_counter() - started, messages)
-            raise RouterTurnBroken(f"router stream broke: {exc.reason}", turn) from None
+            raise broken_turn(exc, self.price, time.perf_counter() - started, messages) from None
         except Exception as exc:  # nothing was handed on: the same as a failed turn
             raise RouterPolicyError(f"router model {spec.id} failed: {exc.__class__.__name__}: {exc}") from None
         return parse_router_response(body, self.price, time.perf_counter() - started, messages)

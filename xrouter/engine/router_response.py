@@ -14,8 +14,9 @@ import re
 from typing import Any
 
 from xrouter.catalog import Usage
-from xrouter.engine.router_turn import RouterPolicyError, RouterPrice, RouterToolCall, RouterTurn
+from xrouter.engine.router_turn import RouterPolicyError, RouterPrice, RouterToolCall, RouterTurn, RouterTurnBroken
 from xrouter.llm.charges import CHARS_PER_TOKEN, message_chars
+from xrouter.llm.streaming import StreamBroken
 
 _HERMES_CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 
@@ -65,6 +66,16 @@ def _usage(body: dict[str, Any], message: dict[str, Any], prompt: list[dict[str,
 
 def _whole(count: Any) -> bool:
     return type(count) is int and count >= 0  # not bool, not float
+
+
+def broken_turn(
+    exc: StreamBroken, price: RouterPrice, latency_s: float, prompt: list[dict[str, Any]]
+) -> RouterTurnBroken:
+    """The error for a router stream that broke after text was handed on, carrying what arrived (estimated usage)."""
+    partial = {"choices": [{"message": {"role": "assistant", "content": exc.received}}]}
+    return RouterTurnBroken(
+        f"router stream broke: {exc.reason}", parse_router_response(partial, price, latency_s, prompt)
+    )
 
 
 def parse_router_response(

@@ -23,7 +23,7 @@ from xrouter.catalog.models import ModelSpec
 from xrouter.io import dumps_bytes, loads
 from xrouter.llm.http1 import LoopPools, lean_target, redirect
 from xrouter.llm.limits import DEFAULT_MAX_ANSWER_BYTES
-from xrouter.llm.streaming import OnDelta, read_sse_stream
+from xrouter.llm.streaming import STREAM_PARAMS, OnDelta, read_sse_stream
 
 
 class AnswerTooLarge(ValueError):
@@ -193,8 +193,7 @@ class DirectHTTPTransport:
         on_delta: OnDelta,
     ) -> dict[str, Any]:
         """A streamed chat completion: pieces go to `on_delta`, the whole answer comes back as a dict."""
-        body = {**self._body(spec, messages, params, metadata), "stream": True}
-        body["stream_options"] = {"include_usage": True}
+        body = {**self._body(spec, messages, params, metadata), **STREAM_PARAMS}
         async with self._post(spec, api_base, api_key, body, {"headers": headers, "timeout_s": timeout_s}) as response:
             if response.status >= 400:
                 content = await read_capped(response, self.max_answer_bytes)

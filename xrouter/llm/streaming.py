@@ -20,6 +20,8 @@ from typing import Any
 from xrouter.llm.redact import redact, secret_prefix_at_end
 
 OnDelta = Callable[[str], None]
+# What a streamed chat-completion request adds to its body: the final chunk then carries the usage.
+STREAM_PARAMS: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
 
 
 class StreamBroken(Exception):

@@ -25,7 +25,7 @@ from xrouter.llm.direct_http import (
     HTTPStatusFailure,
     wire_model,
 )
-from xrouter.llm.streaming import OnDelta, read_litellm_stream
+from xrouter.llm.streaming import STREAM_PARAMS, OnDelta, read_litellm_stream
 
 __all__ = [
     "OPENAI_COMPATIBLE_PREFIXES",
@@ -86,7 +86,7 @@ async def litellm_stream(
 ) -> dict[str, Any]:
     """A streamed completion through LiteLLM (`route` = endpoint, headers, metadata); see `read_litellm_stream`."""
     endpoint, headers, metadata = route
-    streamed = {**params, "stream": True, "stream_options": {"include_usage": True}}
+    streamed = {**params, **STREAM_PARAMS}
     chunks = await litellm_completion(spec, messages, streamed, timeout_s, endpoint, headers, metadata)
     return await read_litellm_stream(chunks, on_delta, limit)
 
