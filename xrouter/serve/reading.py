@@ -16,11 +16,11 @@ from typing import Any
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
+from xrouter.engine.calls import within
 from xrouter.io import NonFiniteNumber, TooDeep, strict_json_loads
 from xrouter.serve.requests import HTTPFailure
 
 MAX_JSON_DEPTH = 64  # a chat request nests 5 levels; anything near this is an attack, not a request
-_TIMEOUT_CM = getattr(asyncio, "timeout", None)  # Python >= 3.11
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -74,11 +74,7 @@ async def _receive(scope: Scope, receive: Receive, limit: int) -> bytes:
 async def read_body(scope: Scope, receive: Receive, limit: int, timeout_s: float) -> Any:
     """The decoded JSON body: 413 when too large, 408 when it does not arrive in time, 400 when not strict JSON."""
     try:
-        if _TIMEOUT_CM is None:  # Python 3.10
-            raw = await asyncio.wait_for(_receive(scope, receive, limit), timeout_s)
-        else:
-            async with _TIMEOUT_CM(timeout_s):
-                raw = await _receive(scope, receive, limit)
+        raw = await within(_receive(scope, receive, limit), timeout_s)
     except (TimeoutError, asyncio.TimeoutError):
         message = f"request body not received within {timeout_s:g}s"
         raise HTTPFailure(408, message, "invalid_request_error", "request_timeout") from None
